@@ -1,0 +1,3 @@
+"""Dockyard: a self-hosted, open-source Amazon ECR."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,128 @@
+"""The composition root: picks drivers from settings, builds the services, mounts the front doors."""
+
+from __future__ import annotations
+
+from starlette.responses import JSONResponse, PlainTextResponse
+from starlette.types import Receive, Scope, Send
+
+from dockyard.ecr.app import EcrApp
+from dockyard.errors import ServerError
+from dockyard.iam.authorizer import Authorizer
+from dockyard.iam.identity import IdentityService, NewKey
+from dockyard.iam.secretbox import SecretBox
+from dockyard.metadata.engine import Database, make_engine
+from dockyard.metadata.identity_store import SqlIdentityStore
+from dockyard.metadata.migrate import upgrade
+from dockyard.metadata.registry_store import SqlRegistryStore
+from dockyard.oci.routes import OciApp
+from dockyard.ports import BlobStore, Clock, SystemClock
+from dockyard.registry.blobs import BlobService
+from dockyard.registry.images import ImageService
+from dockyard.registry.repositories import RegistryAddress, RepositoryService
+from dockyard.registry.uploads import UploadService
+from dockyard.services import Services
+from dockyard.settings import Settings
+from dockyard.storage.filesystem import FilesystemBlobStore
+
+
+def _blob_store(settings: Settings) -> BlobStore:
+    if settings.blob_driver == "filesystem":
+        return FilesystemBlobStore(settings.data_dir.resolve())
+    raise ServerError(f"unknown blob driver {settings.blob_driver!r} (available: filesystem)")
+
+
+def _database(settings: Settings) -> Database:
+    if settings.metadata_driver != "sql":
+        raise ServerError(f"unknown metadata driver {settings.metadata_driver!r} (available: sql)")
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.sqlalchemy_url)
+    upgrade(engine)
+    return Database(engine)
+
+
+def open_identity(settings: Settings, clock: Clock | None = None,
+                  ) -> tuple[Database, IdentityService, Authorizer]:
+    db = _database(settings)
+    authz = Authorizer()
+    box = SecretBox.from_settings(
+        settings.secret_key.get_secret_value() if settings.secret_key else None,
+        settings.data_dir.resolve())
+    return db, IdentityService(SqlIdentityStore(db), box, clock or SystemClock(), settings.region,
+                               authz), authz
+
+
+def bootstrap(settings: Settings) -> NewKey | None:
+    """Create the registry and its administrator on the first start (see ``IdentityService``)."""
+    _, identity, _ = open_identity(settings)
+    secret = settings.admin_secret_access_key
+    return identity.bootstrap(settings.admin_access_key_id,
+                              secret.get_secret_value() if secret else None)
+
+
+def build_services(settings: Settings, clock: Clock | None = None) -> Services:
+    clock = clock or SystemClock()
+    db, identity, authz = open_identity(settings, clock)
+    return _assemble(settings, db, identity, authz, clock)
+
+
+def _assemble(settings: Settings, db: Database, identity: IdentityService, authz: Authorizer,
+              clock: Clock) -> Services:
+    blobs = _blob_store(settings)
+    store = SqlRegistryStore(db)
+    info = identity.registry
+    address = RegistryAddress(info.registry_id, info.region, settings.registry_host)
+    repos = RepositoryService(store, blobs, authz, clock, address)
+    return Services(
+        settings=settings,
+        identity=identity,
+        repositories=repos,
+        uploads=UploadService(store, blobs, repos, clock),
+        images=ImageService(store, repos, clock),
+        blobs=BlobService(store, blobs, repos),
+    )
+
+
+class DockyardApp:
+    """One port, three front doors: ``/v2/`` (OCI), ``POST /`` (AWS APIs), the console."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.oci = OciApp(services)
+        self.aws = EcrApp(services)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        path = scope["path"]
+        if path.startswith("/v2/"):
+            await self.oci(scope, receive, send)
+        elif path == "/v2":
+            await self.oci({**scope, "path": "/v2/"}, receive, send)
+        elif path == "/" and scope["method"] == "POST":
+            await self.aws(scope, receive, send)
+        elif path in ("/healthz", "/readyz"):
+            await JSONResponse({"status": "ok"})(scope, receive, send)
+        elif path == "/":
+            info = self.services.identity.registry
+            await PlainTextResponse(
+                f"Dockyard registry {info.registry_id} ({info.region})\n")(scope, receive, send)
+        else:
+            await PlainTextResponse("not found\n", 404)(scope, receive, send)
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+def create_app(settings: Settings | None = None) -> DockyardApp:
+    """Build the app for an initialised registry (``dockyard serve`` bootstraps it first)."""
+    return DockyardApp(build_services(settings or Settings()))

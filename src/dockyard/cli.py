@@ -1,0 +1,144 @@
+"""The ``dockyard`` command: serve, and administration of access keys and the database."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import click
+
+from dockyard.settings import Settings
+
+
+def _settings() -> Settings:
+    return Settings()
+
+
+@click.group()
+def main() -> None:
+    """Dockyard: a self-hosted, open-source Amazon ECR."""
+
+
+@main.command()
+@click.option("--host", help="Address to listen on [DOCKYARD_HOST, default 127.0.0.1].")
+@click.option("--port", type=int, help="Port to listen on [DOCKYARD_PORT, default 5000].")
+@click.option("--data-dir", type=click.Path(path_type=Path),
+              help="Where metadata and blobs live [DOCKYARD_DATA_DIR, default ./data].")
+@click.option("--workers", type=int, help="Worker processes [DOCKYARD_WORKERS, default 1].")
+def serve(host: str | None, port: int | None, data_dir: Path | None, workers: int | None) -> None:
+    """Run the registry (OCI Distribution API, aws ecr API) on one port."""
+    for name, value in (("HOST", host), ("PORT", port), ("DATA_DIR", data_dir), ("WORKERS", workers)):
+        if value is not None:
+            os.environ[f"DOCKYARD_{name}"] = str(value)
+    settings = _settings()
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    from dockyard.app import bootstrap, open_identity
+
+    created = bootstrap(settings)
+    _, identity, _ = open_identity(settings)
+    info = identity.registry
+    if created is not None:
+        _print_first_start(settings, info.registry_id, created.access_key_id,
+                           None if settings.admin_secret_access_key else created.secret_access_key)
+    click.echo(f"Dockyard registry {info.registry_id} ({info.region}) serving on {settings.endpoint}",
+               err=True)
+    from granian import Granian
+    from granian.constants import Interfaces
+
+    Granian("dockyard.app:create_app", address=settings.host, port=settings.port,
+            interface=Interfaces.ASGI, workers=settings.workers, factory=True,
+            log_access=False).serve()
+
+
+def _print_first_start(settings: Settings, registry_id: str, key_id: str, secret: str | None) -> None:
+    region, endpoint = settings.region, settings.endpoint
+    secret_line = (f"  aws configure set aws_secret_access_key {secret}" if secret else
+                   "  aws configure set aws_secret_access_key <DOCKYARD_ADMIN_SECRET_ACCESS_KEY>")
+    click.echo("\n".join([
+        f"Created registry {registry_id} in {region} with an administrator access key.",
+        "The secret access key is shown only this once; store it now:",
+        f"  aws configure set aws_access_key_id {key_id}",
+        secret_line,
+        f"  aws configure set region {region}",
+        f"  export AWS_ENDPOINT_URL={endpoint}",
+        "Then log docker in:",
+        f"  aws ecr get-login-password --region {region} | "
+        f"docker login --username AWS --password-stdin {settings.registry_host}",
+        "",
+    ]))
+
+
+@main.group("access-key")
+def access_key() -> None:
+    """Create, list, rotate, deactivate and delete access keys."""
+
+
+def _identity():  # type: ignore[no-untyped-def]
+    from dockyard.app import bootstrap, open_identity
+
+    settings = _settings()
+    bootstrap(settings)
+    return open_identity(settings)[1]
+
+
+@access_key.command("create")
+@click.option("--user", default="admin", show_default=True, help="The IAM user that owns the key.")
+def create_key(user: str) -> None:
+    """Create an access key; its secret is printed once."""
+    key = _identity().create_access_key(user)
+    click.echo(f"AccessKeyId: {key.access_key_id}\nSecretAccessKey: {key.secret_access_key}")
+
+
+@access_key.command("list")
+def list_keys() -> None:
+    """List access keys (never their secrets)."""
+    for key, principal in _identity().list_access_keys():
+        used = key.last_used_at.isoformat() if key.last_used_at else "never"
+        owner = principal.name if principal else "?"
+        click.echo(f"{key.access_key_id}  {owner:<16} {key.status:<8} created "
+                   f"{key.created_at.isoformat()}  last used {used}")
+
+
+@access_key.command("rotate")
+@click.argument("access_key_id")
+def rotate_key(access_key_id: str) -> None:
+    """Create a new key for the same user and deactivate the old one."""
+    key = _identity().rotate_access_key(access_key_id)
+    click.echo(f"AccessKeyId: {key.access_key_id}\nSecretAccessKey: {key.secret_access_key}\n"
+               f"{access_key_id} is now Inactive; delete it once nothing uses it.")
+
+
+@access_key.command("deactivate")
+@click.argument("access_key_id")
+def deactivate_key(access_key_id: str) -> None:
+    _identity().set_access_key_status(access_key_id, "Inactive")
+    click.echo(f"{access_key_id} is now Inactive")
+
+
+@access_key.command("activate")
+@click.argument("access_key_id")
+def activate_key(access_key_id: str) -> None:
+    _identity().set_access_key_status(access_key_id, "Active")
+    click.echo(f"{access_key_id} is now Active")
+
+
+@access_key.command("delete")
+@click.argument("access_key_id")
+def delete_key(access_key_id: str) -> None:
+    """Delete an access key; registry passwords issued with it stop working."""
+    _identity().delete_access_key(access_key_id)
+    click.echo(f"{access_key_id} deleted")
+
+
+@main.command()
+def migrate() -> None:
+    """Apply database migrations (also done on every start)."""
+    from dockyard.metadata.engine import make_engine
+    from dockyard.metadata.migrate import upgrade
+
+    settings = _settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(make_engine(settings.sqlalchemy_url))
+    click.echo("database is at the latest schema")

@@ -1,0 +1,99 @@
+"""Records the services pass around: plain frozen values, no behaviour tied to storage."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class RegistryInfo:
+    registry_id: str
+    region: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    id: str
+    kind: str
+    name: str
+    arn: str
+    policies: tuple[dict[str, Any], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class AccessKey:
+    access_key_id: str
+    principal_id: str
+    status: str
+    created_at: datetime
+    last_used_at: datetime | None
+    secret_encrypted: bytes = field(repr=False, default=b"")
+
+
+@dataclass(frozen=True, slots=True)
+class Repository:
+    id: int
+    name: str
+    created_at: datetime
+    tag_mutability: str = "MUTABLE"
+    mutability_exclusions: tuple[dict[str, str], ...] = ()
+    scan_on_push: bool = False
+    encryption_type: str = "AES256"
+    kms_key: str | None = None
+    tags: tuple[dict[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Upload:
+    id: str
+    repository_id: int
+    size: int
+    sha256_size: int
+    sha256_hex: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ManifestHead:
+    """What a manifest HEAD needs: the hot path reads only this (plus the body for GET)."""
+
+    digest: str
+    media_type: str
+    size: int
+    subject_digest: str | None = None
+    body: bytes | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ManifestRecord:
+    digest: str
+    media_type: str
+    artifact_type: str | None
+    config_media_type: str | None
+    subject_digest: str | None
+    size: int
+    image_size: int
+    annotations: dict[str, str]
+    pushed_at: datetime
+    last_pulled_at: datetime | None = None
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class NewManifest:
+    """A validated manifest ready to be stored, with everything it references."""
+
+    digest: str
+    media_type: str
+    artifact_type: str | None
+    config_media_type: str | None
+    subject_digest: str | None
+    body: bytes
+    image_size: int
+    annotations: dict[str, str]
+    blob_digests: tuple[str, ...]
+    manifest_digests: tuple[str, ...]

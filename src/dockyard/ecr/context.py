@@ -1,0 +1,43 @@
+"""What every ECR operation receives: the caller, the services, and the decoded request."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from dockyard.domain.models import Principal
+from dockyard.errors import InvalidParameter, ValidationError
+from dockyard.services import Services
+
+
+@dataclass(frozen=True)
+class Call:
+    caller: Principal
+    access_key_id: str
+    services: Services
+    params: dict[str, Any]
+
+    def required(self, field: str, kind: type = str) -> Any:
+        value = self.params.get(field)
+        if value is None:
+            raise InvalidParameter(f"Invalid parameter: '{field}' is required")
+        return self.typed(field, value, kind)
+
+    def optional(self, field: str, kind: type = str, default: Any = None) -> Any:
+        value = self.params.get(field)
+        return default if value is None else self.typed(field, value, kind)
+
+    @staticmethod
+    def typed(field: str, value: Any, kind: type) -> Any:
+        if kind is int and isinstance(value, bool) or not isinstance(value, kind):
+            raise ValidationError(f"1 validation error detected: Value at '{field}' failed to "
+                                  f"satisfy constraint: Member must be of type {kind.__name__}")
+        return value
+
+    def check_registry(self) -> None:
+        registry_id = self.optional("registryId")
+        own = self.services.identity.registry.registry_id
+        if registry_id is not None and registry_id != own:
+            raise InvalidParameter(
+                f"Invalid parameter at 'registryId': registry '{registry_id}' is not this registry "
+                f"('{own}')")

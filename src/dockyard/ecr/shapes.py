@@ -1,0 +1,31 @@
+"""ECR response shapes (botocore's ECR model), built from domain records."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from dockyard.domain.models import Repository
+from dockyard.registry.repositories import RegistryAddress
+
+
+def timestamp(moment: datetime) -> float:
+    return round(moment.timestamp(), 3)
+
+
+def repository(repo: Repository, address: RegistryAddress) -> dict[str, Any]:
+    shape: dict[str, Any] = {
+        "repositoryArn": address.repository_arn(repo.name),
+        "registryId": address.registry_id,
+        "repositoryName": repo.name,
+        "repositoryUri": address.repository_uri(repo.name),
+        "createdAt": timestamp(repo.created_at),
+        "imageTagMutability": repo.tag_mutability,
+        "imageScanningConfiguration": {"scanOnPush": repo.scan_on_push},
+        "encryptionConfiguration": {"encryptionType": repo.encryption_type},
+    }
+    if repo.mutability_exclusions:
+        shape["imageTagMutabilityExclusionFilters"] = [dict(f) for f in repo.mutability_exclusions]
+    if repo.kms_key:
+        shape["encryptionConfiguration"]["kmsKey"] = repo.kms_key
+    return shape

@@ -1,0 +1,1 @@
+"""Metadata drivers: portable SQL (SQLite embedded, PostgreSQL for scale-out)."""

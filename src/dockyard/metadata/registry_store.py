@@ -1,0 +1,307 @@
+"""Registry metadata in SQL: repositories, blob links, uploads, manifests, tags, referrers."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from dockyard.domain.models import ManifestHead, ManifestRecord, NewManifest, Repository, Upload
+from dockyard.errors import (
+    ImageReferencedByManifestList,
+    ImageTagAlreadyExists,
+    ManifestBlobUnknown,
+    RepositoryAlreadyExists,
+    UploadUnknown,
+)
+from dockyard.metadata.engine import Database
+from dockyard.metadata.tables import (
+    blobs,
+    manifest_references,
+    manifests,
+    repositories,
+    repository_blobs,
+    tags,
+    uploads,
+)
+
+_HEAD_COLUMNS = (manifests.c.digest, manifests.c.media_type, manifests.c.size, manifests.c.subject_digest)
+
+
+def _repository(row: Any) -> Repository:
+    return Repository(
+        id=row.id,
+        name=row.name,
+        created_at=row.created_at,
+        tag_mutability=row.tag_mutability,
+        mutability_exclusions=tuple(row.mutability_exclusions or ()),
+        scan_on_push=row.scan_on_push,
+        encryption_type=row.encryption_type,
+        kms_key=row.kms_key,
+        tags=tuple(row.tags or ()),
+    )
+
+
+def _upload(row: Any) -> Upload:
+    return Upload(row.id, row.repository_id, row.size, row.sha256_size, row.sha256_hex,
+                  row.created_at, row.updated_at)
+
+
+def _head(row: Any, with_body: bool) -> ManifestHead:
+    return ManifestHead(row.digest, row.media_type, row.size, row.subject_digest,
+                        row.body if with_body else None)
+
+
+class SqlRegistryStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # --- repositories ---------------------------------------------------------------------------
+    def create_repository(self, repo: Repository) -> Repository:
+        values = {
+            "name": repo.name, "created_at": repo.created_at, "tag_mutability": repo.tag_mutability,
+            "mutability_exclusions": list(repo.mutability_exclusions), "scan_on_push": repo.scan_on_push,
+            "encryption_type": repo.encryption_type, "kms_key": repo.kms_key, "tags": list(repo.tags),
+        }
+        try:
+            with self.db.write() as c:
+                new_id = c.execute(insert(repositories).values(values)).inserted_primary_key[0]
+        except IntegrityError:
+            raise RepositoryAlreadyExists(
+                f"The repository with name '{repo.name}' already exists in the registry"
+            ) from None
+        return _repository(type("Row", (), {"id": new_id, **values}))
+
+    def get_repository(self, name: str) -> Repository | None:
+        with self.db.read() as c:
+            row = c.execute(select(repositories).where(repositories.c.name == name)).first()
+        return _repository(row) if row else None
+
+    def list_repositories(self, *, after: str | None, limit: int,
+                          names: Sequence[str] | None = None) -> list[Repository]:
+        query = select(repositories).order_by(repositories.c.name).limit(limit)
+        if after is not None:
+            query = query.where(repositories.c.name > after)
+        if names is not None:
+            query = query.where(repositories.c.name.in_(list(names)))
+        with self.db.read() as c:
+            return [_repository(r) for r in c.execute(query)]
+
+    def repository_image_count(self, repository_id: int) -> int:
+        with self.db.read() as c:
+            return c.execute(select(func.count()).select_from(manifests)
+                             .where(manifests.c.repository_id == repository_id)).scalar_one()
+
+    def delete_repository(self, repository_id: int, *, force: bool) -> bool:
+        """Delete a repository and everything in it; False when not forced and it holds images."""
+        with self.db.write() as c:
+            if not force and c.execute(select(manifests.c.digest).where(
+                    manifests.c.repository_id == repository_id).limit(1)).first():
+                return False
+            for table in (tags, manifest_references, manifests, repository_blobs, uploads):
+                c.execute(delete(table).where(table.c.repository_id == repository_id))
+            c.execute(delete(repositories).where(repositories.c.id == repository_id))
+        return True
+
+    # --- blobs ------------------------------------------------------------------------------------
+    def linked_blob_size(self, repository_id: int, digest: str) -> int | None:
+        query = (select(blobs.c.size).join(repository_blobs, repository_blobs.c.digest == blobs.c.digest)
+                 .where(repository_blobs.c.repository_id == repository_id, blobs.c.digest == digest))
+        with self.db.read() as c:
+            return c.execute(query).scalar()
+
+    def blob_size(self, digest: str) -> int | None:
+        with self.db.read() as c:
+            return c.execute(select(blobs.c.size).where(blobs.c.digest == digest)).scalar()
+
+    def link_blob(self, repository_id: int, digest: str, size: int, now: datetime) -> None:
+        with self.db.write() as c:
+            if c.execute(select(blobs.c.size).where(blobs.c.digest == digest)).first() is None:
+                c.execute(insert(blobs).values(digest=digest, size=size, created_at=now))
+            linked = c.execute(select(repository_blobs.c.digest).where(
+                repository_blobs.c.repository_id == repository_id,
+                repository_blobs.c.digest == digest)).first()
+            if linked is None:
+                c.execute(insert(repository_blobs).values(
+                    repository_id=repository_id, digest=digest, linked_at=now))
+
+    def unlink_blob(self, repository_id: int, digest: str) -> bool:
+        with self.db.write() as c:
+            result = c.execute(delete(repository_blobs).where(
+                repository_blobs.c.repository_id == repository_id, repository_blobs.c.digest == digest))
+        return result.rowcount > 0
+
+    # --- uploads ----------------------------------------------------------------------------------
+    def create_upload(self, upload: Upload) -> None:
+        with self.db.write() as c:
+            c.execute(insert(uploads).values(
+                id=upload.id, repository_id=upload.repository_id, size=0, sha256_size=0,
+                sha256_hex=upload.sha256_hex, created_at=upload.created_at, updated_at=upload.updated_at))
+
+    def get_upload(self, repository_id: int, upload_id: str) -> Upload | None:
+        with self.db.read() as c:
+            row = c.execute(select(uploads).where(
+                uploads.c.id == upload_id, uploads.c.repository_id == repository_id)).first()
+        return _upload(row) if row else None
+
+    def advance_upload(self, upload_id: str, *, expected_size: int, size: int, sha256_size: int,
+                       sha256_hex: str | None, now: datetime) -> None:
+        """Record appended bytes; refuses when another request moved the upload meanwhile."""
+        with self.db.write() as c:
+            result = c.execute(update(uploads).where(
+                uploads.c.id == upload_id, uploads.c.size == expected_size).values(
+                size=size, sha256_size=sha256_size, sha256_hex=sha256_hex, updated_at=now))
+        if result.rowcount != 1:
+            raise UploadUnknown("upload was changed or removed by a concurrent request",
+                                {"upload": upload_id})
+
+    def delete_upload(self, upload_id: str) -> bool:
+        with self.db.write() as c:
+            return c.execute(delete(uploads).where(uploads.c.id == upload_id)).rowcount > 0
+
+    # --- manifests and tags ---------------------------------------------------------------------
+    def manifest_by_tag(self, repository_id: int, tag: str, *, with_body: bool) -> ManifestHead | None:
+        columns = (*_HEAD_COLUMNS, manifests.c.body) if with_body else _HEAD_COLUMNS
+        query = (select(*columns).join(tags, and_(tags.c.repository_id == manifests.c.repository_id,
+                                                  tags.c.digest == manifests.c.digest))
+                 .where(tags.c.repository_id == repository_id, tags.c.name == tag))
+        with self.db.read() as c:
+            row = c.execute(query).first()
+        return _head(row, with_body) if row else None
+
+    def manifest_by_digest(self, repository_id: int, digest: str, *,
+                           with_body: bool) -> ManifestHead | None:
+        columns = (*_HEAD_COLUMNS, manifests.c.body) if with_body else _HEAD_COLUMNS
+        query = select(*columns).where(manifests.c.repository_id == repository_id,
+                                       manifests.c.digest == digest)
+        with self.db.read() as c:
+            row = c.execute(query).first()
+        return _head(row, with_body) if row else None
+
+    def put_manifest(self, repository_id: int, manifest: NewManifest, *, tag: str | None,
+                     tag_immutable: bool, now: datetime) -> bool:
+        """Store a manifest and move a tag to it, in one transaction.
+
+        Every referenced blob must be linked to the repository and every child manifest stored in
+        it, checked in the same transaction that writes the references. Returns True when the
+        manifest is new to the repository.
+        """
+        with self.db.write() as c:
+            self._check_references(c, repository_id, manifest)
+            exists = c.execute(select(manifests.c.digest).where(
+                manifests.c.repository_id == repository_id,
+                manifests.c.digest == manifest.digest)).first() is not None
+            if tag is not None:
+                self._move_tag(c, repository_id, tag, manifest.digest, tag_immutable, now)
+            if exists:
+                return False
+            c.execute(insert(manifests).values(
+                repository_id=repository_id, digest=manifest.digest, media_type=manifest.media_type,
+                artifact_type=manifest.artifact_type, config_media_type=manifest.config_media_type,
+                subject_digest=manifest.subject_digest, size=len(manifest.body),
+                image_size=manifest.image_size, annotations=manifest.annotations, body=manifest.body,
+                pushed_at=now))
+            refs = [{"repository_id": repository_id, "manifest_digest": manifest.digest,
+                     "kind": "blob", "target_digest": d} for d in set(manifest.blob_digests)]
+            refs += [{"repository_id": repository_id, "manifest_digest": manifest.digest,
+                      "kind": "manifest", "target_digest": d} for d in set(manifest.manifest_digests)]
+            if refs:
+                c.execute(insert(manifest_references), refs)
+        return True
+
+    @staticmethod
+    def _check_references(c: Any, repository_id: int, manifest: NewManifest) -> None:
+        wanted = set(manifest.blob_digests)
+        if wanted:
+            found = set(c.execute(select(repository_blobs.c.digest).where(
+                repository_blobs.c.repository_id == repository_id,
+                repository_blobs.c.digest.in_(wanted))).scalars())
+            missing = sorted(wanted - found)
+            if missing:
+                raise ManifestBlobUnknown(f"blob unknown to repository: {missing[0]}",
+                                          {"digest": missing[0]})
+        children = set(manifest.manifest_digests)
+        if children:
+            found = set(c.execute(select(manifests.c.digest).where(
+                manifests.c.repository_id == repository_id,
+                manifests.c.digest.in_(children))).scalars())
+            missing = sorted(children - found)
+            if missing:
+                raise ManifestBlobUnknown(f"manifest unknown to repository: {missing[0]}",
+                                          {"digest": missing[0]})
+
+    @staticmethod
+    def _move_tag(c: Any, repository_id: int, tag: str, digest: str, immutable: bool,
+                  now: datetime) -> None:
+        current = c.execute(select(tags.c.digest).where(
+            tags.c.repository_id == repository_id, tags.c.name == tag)).scalar()
+        if current == digest:
+            return
+        if current is None:
+            c.execute(insert(tags).values(repository_id=repository_id, name=tag, digest=digest,
+                                          updated_at=now))
+            return
+        if immutable:
+            raise ImageTagAlreadyExists(tag)
+        c.execute(update(tags).where(tags.c.repository_id == repository_id, tags.c.name == tag)
+                  .values(digest=digest, updated_at=now))
+
+    def delete_manifest(self, repository_id: int, digest: str) -> bool:
+        """Delete a manifest and its tags; refuses while an index in the repository refers to it."""
+        with self.db.write() as c:
+            parent = c.execute(select(manifest_references.c.manifest_digest).where(
+                manifest_references.c.repository_id == repository_id,
+                manifest_references.c.kind == "manifest",
+                manifest_references.c.target_digest == digest).limit(1)).scalar()
+            if parent is not None:
+                raise ImageReferencedByManifestList(
+                    f"Requested image {digest} is referenced by the manifest list {parent}")
+            removed = c.execute(delete(manifests).where(
+                manifests.c.repository_id == repository_id, manifests.c.digest == digest)).rowcount
+            if removed:
+                c.execute(delete(tags).where(tags.c.repository_id == repository_id,
+                                             tags.c.digest == digest))
+                c.execute(delete(manifest_references).where(
+                    manifest_references.c.repository_id == repository_id,
+                    manifest_references.c.manifest_digest == digest))
+        return removed > 0
+
+    def delete_tag(self, repository_id: int, tag: str) -> bool:
+        with self.db.write() as c:
+            return c.execute(delete(tags).where(tags.c.repository_id == repository_id,
+                                                tags.c.name == tag)).rowcount > 0
+
+    def list_tags(self, repository_id: int, *, after: str | None, limit: int | None) -> list[str]:
+        query = select(tags.c.name).where(tags.c.repository_id == repository_id).order_by(tags.c.name)
+        if after is not None:
+            query = query.where(tags.c.name > after)
+        if limit is not None:
+            query = query.limit(limit)
+        with self.db.read() as c:
+            return list(c.execute(query).scalars())
+
+    def referrers(self, repository_id: int, subject: str) -> list[dict[str, Any]]:
+        query = select(manifests.c.digest, manifests.c.media_type, manifests.c.size,
+                       manifests.c.artifact_type, manifests.c.config_media_type,
+                       manifests.c.annotations).where(
+            manifests.c.repository_id == repository_id, manifests.c.subject_digest == subject
+        ).order_by(manifests.c.digest)
+        with self.db.read() as c:
+            return [dict(r._mapping) for r in c.execute(query)]
+
+    def manifest_records(self, repository_id: int) -> list[ManifestRecord]:
+        with self.db.read() as c:
+            rows = c.execute(select(manifests).where(manifests.c.repository_id == repository_id)
+                             .order_by(manifests.c.pushed_at)).all()
+            tag_rows = c.execute(select(tags.c.name, tags.c.digest)
+                                 .where(tags.c.repository_id == repository_id)).all()
+        by_digest: dict[str, list[str]] = {}
+        for name, digest in tag_rows:
+            by_digest.setdefault(digest, []).append(name)
+        return [ManifestRecord(r.digest, r.media_type, r.artifact_type, r.config_media_type,
+                               r.subject_digest, r.size, r.image_size, r.annotations, r.pushed_at,
+                               r.last_pulled_at, tuple(sorted(by_digest.get(r.digest, ()))))
+                for r in rows]

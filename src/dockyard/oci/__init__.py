@@ -1,0 +1,1 @@
+"""The OCI Distribution front door (``/v2/``): docker, podman, skopeo, containerd."""

@@ -1,0 +1,1 @@
+"""Core registry services: repositories, uploads, images (manifests, tags, referrers), blobs."""

@@ -1,0 +1,186 @@
+"""Blob uploads: start, append (chunked or streamed), complete with digest check, cancel, mount.
+
+The running sha256 stays in the process that received the bytes; at the end of every append the
+upload row records "sha256 of bytes [0, n)", so a completing PUT without a body — on any node — is
+checked without re-reading. Only when bytes arrive at a process without the running state is the
+digest recomputed from the stored bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from dockyard.domain.digest import Digest
+from dockyard.domain.models import Principal, Repository, Upload
+from dockyard.errors import DigestInvalid, RangeInvalid, UploadInvalid, UploadUnknown
+from dockyard.metadata.registry_store import SqlRegistryStore
+from dockyard.ports import BlobStore, Clock
+from dockyard.registry.repositories import RepositoryService
+
+INITIATE, UPLOAD_PART, COMPLETE = "ecr:InitiateLayerUpload", "ecr:UploadLayerPart", "ecr:CompleteLayerUpload"
+_PULL = "ecr:GetDownloadUrlForLayer"
+
+
+@dataclass(frozen=True, slots=True)
+class ByteRange:
+    """An inclusive ``start-end`` range as in ``Content-Range``."""
+
+    start: int
+    end: int
+
+    @property
+    def length(self) -> int:
+        return self.end - self.start + 1
+
+
+class _Hashing:
+    __slots__ = ("size", "hasher")
+
+    def __init__(self, size: int, hasher: "hashlib._Hash") -> None:
+        self.size = size
+        self.hasher = hasher
+
+
+class UploadService:
+    def __init__(self, store: SqlRegistryStore, blobs: BlobStore, repos: RepositoryService,
+                 clock: Clock) -> None:
+        self.store = store
+        self.blobs = blobs
+        self.repos = repos
+        self.clock = clock
+        self._hashing: dict[str, _Hashing] = {}
+
+    def start(self, caller: Principal | None, name: str) -> Upload:
+        repo = self.repos.find(caller, name, INITIATE)
+        return self._start(repo)
+
+    def _start(self, repo: Repository) -> Upload:
+        now = self.clock.now()
+        upload = Upload(str(uuid.uuid4()), repo.id, 0, 0, None, now, now)
+        self.blobs.create_upload(upload.id)
+        self.store.create_upload(upload)
+        return upload
+
+    def mount(self, caller: Principal | None, name: str, digest: Digest,
+              source: str | None) -> Upload | None:
+        """Link a blob from ``source`` (or any repository the caller can read, when it holds it).
+
+        Returns None when mounted; otherwise a fresh upload to push the blob normally.
+        """
+        repo = self.repos.find(caller, name, INITIATE)
+        size = None
+        if source and source != name and self.repos.authz.allowed(
+                caller, _PULL, self.repos.address.repository_arn(source)):
+            source_repo = self.store.get_repository(source)
+            if source_repo is not None:
+                size = self.store.linked_blob_size(source_repo.id, str(digest))
+        if size is None or not self.blobs.exists(digest):
+            return self._start(repo)
+        self.store.link_blob(repo.id, str(digest), size, self.clock.now())
+        return None
+
+    async def put_small(self, caller: Principal | None, name: str, digest: Digest, data: bytes) -> None:
+        """A monolithic upload small enough to verify in memory: no upload row, no upload file."""
+        self.repos.find(caller, name, INITIATE)
+        repo = self.repos.find(caller, name, COMPLETE)
+        if Digest.of(data, digest.algorithm) != digest:
+            raise DigestInvalid("provided digest did not match uploaded content",
+                                {"digest": str(digest)})
+        self.blobs.put(digest, data)
+        self.store.link_blob(repo.id, str(digest), len(data), self.clock.now())
+
+    def status(self, caller: Principal | None, name: str, upload_id: str) -> Upload:
+        repo = self.repos.find(caller, name, UPLOAD_PART)
+        return self._get(repo, upload_id)
+
+    def _get(self, repo: Repository, upload_id: str) -> Upload:
+        upload = self.store.get_upload(repo.id, upload_id) if _is_uuid(upload_id) else None
+        if upload is None:
+            raise UploadUnknown("blob upload unknown to registry", {"upload": upload_id})
+        return upload
+
+    async def append(self, caller: Principal | None, name: str, upload_id: str,
+                     chunks: AsyncIterator[bytes], content_range: ByteRange | None = None) -> Upload:
+        repo = self.repos.find(caller, name, UPLOAD_PART)
+        return await self._append(self._get(repo, upload_id), chunks, content_range)
+
+    async def _append(self, upload: Upload, chunks: AsyncIterator[bytes],
+                      content_range: ByteRange | None) -> Upload:
+        if content_range is not None and content_range.start != upload.size:
+            raise RangeInvalid(
+                f"range start {content_range.start} does not continue the upload at {upload.size}",
+                {"size": upload.size})
+        state = self._running_hash(upload)
+        written = 0
+        with self.blobs.open_upload(upload.id, upload.size) as f:
+            async for chunk in chunks:
+                f.write(chunk)
+                state.hasher.update(chunk)
+                written += len(chunk)
+        if content_range is not None and written != content_range.length:
+            self._hashing.pop(upload.id, None)
+            raise UploadInvalid(
+                f"Content-Range announced {content_range.length} bytes but the body had {written}")
+        size = upload.size + written
+        state.size = size
+        hex_digest = state.hasher.copy().hexdigest()
+        try:
+            self.store.advance_upload(upload.id, expected_size=upload.size, size=size,
+                                      sha256_size=size, sha256_hex=hex_digest, now=self.clock.now())
+        except UploadUnknown:
+            self._hashing.pop(upload.id, None)
+            raise
+        self._hashing[upload.id] = state
+        return Upload(upload.id, upload.repository_id, size, size, hex_digest, upload.created_at,
+                      self.clock.now())
+
+    def _running_hash(self, upload: Upload) -> _Hashing:
+        state = self._hashing.pop(upload.id, None)
+        if state is not None and state.size == upload.size:
+            return state
+        hasher = hashlib.sha256()
+        if upload.size:
+            for chunk in self.blobs.read_upload(upload.id, 0, upload.size):
+                hasher.update(chunk)
+        return _Hashing(upload.size, hasher)
+
+    async def complete(self, caller: Principal | None, name: str, upload_id: str, digest: Digest,
+                       chunks: AsyncIterator[bytes] | None = None,
+                       content_range: ByteRange | None = None) -> Digest:
+        repo = self.repos.find(caller, name, COMPLETE)
+        upload = self._get(repo, upload_id)
+        if chunks is not None:
+            upload = await self._append(upload, chunks, content_range)
+        if not self._digest_matches(upload, digest):
+            raise DigestInvalid("provided digest did not match uploaded content",
+                                {"digest": str(digest)})
+        self.blobs.commit_upload(upload.id, digest, upload.size)
+        self.store.link_blob(repo.id, str(digest), upload.size, self.clock.now())
+        self.store.delete_upload(upload.id)
+        self._hashing.pop(upload.id, None)
+        return digest
+
+    def _digest_matches(self, upload: Upload, digest: Digest) -> bool:
+        if digest.algorithm == "sha256" and upload.sha256_size == upload.size and upload.sha256_hex:
+            return upload.sha256_hex == digest.hex
+        hasher = digest.hasher()
+        for chunk in self.blobs.read_upload(upload.id, 0, upload.size):
+            hasher.update(chunk)
+        return hasher.hexdigest() == digest.hex
+
+    def cancel(self, caller: Principal | None, name: str, upload_id: str) -> None:
+        repo = self.repos.find(caller, name, UPLOAD_PART)
+        upload = self._get(repo, upload_id)
+        self.store.delete_upload(upload.id)
+        self.blobs.delete_upload(upload.id)
+        self._hashing.pop(upload.id, None)
+
+
+def _is_uuid(text: str) -> bool:
+    try:
+        return str(uuid.UUID(text)) == text
+    except ValueError:
+        return False

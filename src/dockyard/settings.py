@@ -1,0 +1,69 @@
+"""One frozen settings object, from ``DOCKYARD_*`` environment variables and an optional TOML file."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import SecretStr
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DOCKYARD_", frozen=True, extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = 5000
+    workers: int = 1
+    data_dir: Path = Path("./data")
+    # SQLAlchemy URL; empty means SQLite at <data_dir>/dockyard.db
+    database_url: str = ""
+    metadata_driver: str = "sql"
+    blob_driver: str = "filesystem"
+    region: str = "us-east-1"
+    # The URL clients reach this registry at (proxyEndpoint, push commands); default http://host:port
+    public_url: str = ""
+    # Key that encrypts secret access keys at rest (urlsafe base64, 32 bytes); default: a key file
+    # created with mode 0600 in the data directory.
+    secret_key: SecretStr | None = None
+    admin_access_key_id: str | None = None
+    admin_secret_access_key: SecretStr | None = None
+    token_ttl_seconds: int = 12 * 3600
+    log_level: str = "INFO"
+    upload_timeout_seconds: int = 24 * 3600
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get("DOCKYARD_CONFIG")
+        if config_file:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config_file))
+        return tuple(sources)
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir.resolve() / 'dockyard.db'}"
+
+    @property
+    def endpoint(self) -> str:
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def registry_host(self) -> str:
+        """host:port as docker sees it (``docker login <registry_host>``)."""
+        return self.endpoint.split("://", 1)[-1]

@@ -1,0 +1,123 @@
+"""Filesystem BlobStore: content-addressed files under ``<root>/blobs``, uploads under ``<root>/uploads``.
+
+Crash safety: bytes land in an upload (or temporary) file; a blob becomes visible only by an atomic
+rename after its digest was verified and its bytes fsynced, so a crash at any moment leaves either
+no blob or a complete one. The metadata row of an upload is authoritative for its length: bytes a
+crash left beyond it are cut off when the upload continues.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from dockyard.domain.digest import Digest
+
+CHUNK = 1024 * 1024
+
+
+class FilesystemBlobStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._blobs = root / "blobs"
+        self._uploads = root / "uploads"
+        self._tmp = root / "tmp"
+        for path in (self._blobs, self._uploads, self._tmp):
+            path.mkdir(parents=True, exist_ok=True)
+
+    # --- blobs ------------------------------------------------------------------------------------
+    def local_path(self, digest: Digest) -> Path:
+        return self._blobs / digest.algorithm / digest.hex[:2] / digest.hex
+
+    def exists(self, digest: Digest) -> bool:
+        return self.local_path(digest).is_file()
+
+    def size(self, digest: Digest) -> int | None:
+        try:
+            return self.local_path(digest).stat().st_size
+        except FileNotFoundError:
+            return None
+
+    def read(self, digest: Digest, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+        """Bytes [start, end) of a blob, in chunks."""
+        with open(self.local_path(digest), "rb") as f:
+            yield from _chunks(f, start, end)
+
+    def put(self, digest: Digest, data: bytes) -> None:
+        """Store bytes already verified to have ``digest``."""
+        if self.exists(digest):
+            return
+        tmp = self._tmp / uuid.uuid4().hex
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        self._publish(tmp, digest)
+
+    def delete(self, digest: Digest) -> bool:
+        try:
+            self.local_path(digest).unlink()
+            return True
+        except FileNotFoundError:
+            return False
+
+    def _publish(self, source: Path, digest: Digest) -> None:
+        target = self.local_path(digest)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(source, target)
+        _fsync_dir(target.parent)
+
+    # --- uploads ----------------------------------------------------------------------------------
+    def _upload_path(self, upload_id: str) -> Path:
+        return self._uploads / upload_id
+
+    def create_upload(self, upload_id: str) -> None:
+        self._upload_path(upload_id).touch()
+
+    def open_upload(self, upload_id: str, offset: int) -> BinaryIO:
+        """Open an upload for appending at ``offset`` (bytes after it, left by a crash, are cut)."""
+        f = open(self._upload_path(upload_id), "r+b")
+        f.truncate(offset)
+        f.seek(offset)
+        return f
+
+    def read_upload(self, upload_id: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+        with open(self._upload_path(upload_id), "rb") as f:
+            yield from _chunks(f, start, end)
+
+    def commit_upload(self, upload_id: str, digest: Digest, size: int) -> None:
+        """Make bytes [0, size) of an upload the blob ``digest`` (already verified)."""
+        path = self._upload_path(upload_id)
+        if self.exists(digest):
+            path.unlink(missing_ok=True)
+            return
+        with open(path, "r+b") as f:
+            f.truncate(size)
+            os.fsync(f.fileno())
+        self._publish(path, digest)
+
+    def delete_upload(self, upload_id: str) -> None:
+        self._upload_path(upload_id).unlink(missing_ok=True)
+
+
+def _chunks(f: BinaryIO, start: int, end: int | None) -> Iterator[bytes]:
+    f.seek(start)
+    remaining = None if end is None else end - start
+    while remaining is None or remaining > 0:
+        data = f.read(CHUNK if remaining is None else min(CHUNK, remaining))
+        if not data:
+            return
+        if remaining is not None:
+            remaining -= len(data)
+        yield data
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
