@@ -5,6 +5,9 @@ Alembic migrations under ``migrations/versions`` create exactly this schema; a u
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+from typing import Any
+
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -18,9 +21,30 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
-    Text,
+    TypeDecorator,
     UniqueConstraint,
 )
+
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC timestamps on every engine (SQLite returns naive values otherwise)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(timezone.utc)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None or value.tzinfo is not None:
+            return value
+        return value.replace(tzinfo=timezone.utc)
+
 
 metadata = MetaData()
 
@@ -30,7 +54,7 @@ registry = Table(
     Column("id", Integer, primary_key=True),  # always 1: one registry per database
     Column("registry_id", String(12), nullable=False),
     Column("region", String(32), nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
     Column("token_key", LargeBinary, nullable=False),  # encrypted HMAC key for registry passwords
 )
 
@@ -42,7 +66,7 @@ principals = Table(
     Column("name", String(128), nullable=False),
     Column("arn", String(512), nullable=False, unique=True),
     Column("policies", JSON, nullable=False),  # inline identity policy documents
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
     UniqueConstraint("kind", "name", name="uq_principals_kind_name"),
 )
 
@@ -53,8 +77,8 @@ access_keys = Table(
     Column("principal_id", String(32), ForeignKey("principals.id", ondelete="CASCADE"), nullable=False),
     Column("secret_encrypted", LargeBinary, nullable=False),
     Column("status", String(16), nullable=False),  # Active | Inactive
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("last_used_at", DateTime(timezone=True)),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("last_used_at", UtcDateTime()),
 )
 
 repositories = Table(
@@ -62,7 +86,7 @@ repositories = Table(
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("name", String(256), nullable=False, unique=True),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
     Column("tag_mutability", String(32), nullable=False),
     Column("mutability_exclusions", JSON, nullable=False),
     Column("scan_on_push", Boolean, nullable=False),
@@ -76,7 +100,7 @@ blobs = Table(
     metadata,
     Column("digest", String(160), primary_key=True),
     Column("size", BigInteger, nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
 )
 
 repository_blobs = Table(
@@ -84,7 +108,7 @@ repository_blobs = Table(
     metadata,
     Column("repository_id", Integer, ForeignKey("repositories.id", ondelete="CASCADE"), primary_key=True),
     Column("digest", String(160), ForeignKey("blobs.digest"), primary_key=True),
-    Column("linked_at", DateTime(timezone=True), nullable=False),
+    Column("linked_at", UtcDateTime(), nullable=False),
 )
 Index("ix_repository_blobs_digest", repository_blobs.c.digest)
 
@@ -101,8 +125,8 @@ manifests = Table(
     Column("image_size", BigInteger, nullable=False),  # ECR imageSizeInBytes
     Column("annotations", JSON, nullable=False),
     Column("body", LargeBinary, nullable=False),
-    Column("pushed_at", DateTime(timezone=True), nullable=False),
-    Column("last_pulled_at", DateTime(timezone=True)),
+    Column("pushed_at", UtcDateTime(), nullable=False),
+    Column("last_pulled_at", UtcDateTime()),
 )
 Index("ix_manifests_subject", manifests.c.repository_id, manifests.c.subject_digest)
 
@@ -127,7 +151,7 @@ tags = Table(
     Column("repository_id", Integer, ForeignKey("repositories.id", ondelete="CASCADE"), primary_key=True),
     Column("name", String(128), primary_key=True),
     Column("digest", String(160), nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
 )
 Index("ix_tags_digest", tags.c.repository_id, tags.c.digest)
 
@@ -139,6 +163,6 @@ uploads = Table(
     Column("size", BigInteger, nullable=False),  # bytes stored so far
     Column("sha256_size", BigInteger, nullable=False),  # sha256_hex is the digest of bytes [0, sha256_size)
     Column("sha256_hex", String(64)),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
 )

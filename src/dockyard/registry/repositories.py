@@ -10,7 +10,12 @@ from dataclasses import dataclass
 from dockyard.domain.immutability import MODES, MUTABLE
 from dockyard.domain.models import Principal, Repository
 from dockyard.domain.names import validate_repository_name
-from dockyard.errors import InvalidParameter, RepositoryNotEmpty, RepositoryNotFound
+from dockyard.errors import (
+    InvalidParameter,
+    RepositoryAlreadyExists,
+    RepositoryNotEmpty,
+    RepositoryNotFound,
+)
 from dockyard.iam.authorizer import Authorizer
 from dockyard.metadata.registry_store import SqlRegistryStore
 from dockyard.ports import BlobStore, Clock
@@ -70,10 +75,15 @@ class RepositoryService:
         if kms_key and encryption_type == "AES256":
             raise InvalidParameter("Invalid parameter: a KMS key can only be given with KMS encryption")
         _validate_resource_tags(tags)
-        return self.store.create_repository(Repository(
-            id=0, name=name, created_at=self.clock.now(), tag_mutability=tag_mutability,
-            mutability_exclusions=tuple(mutability_exclusions), scan_on_push=scan_on_push,
-            encryption_type=encryption_type, kms_key=kms_key, tags=tuple(tags)))
+        try:
+            return self.store.create_repository(Repository(
+                id=0, name=name, created_at=self.clock.now(), tag_mutability=tag_mutability,
+                mutability_exclusions=tuple(mutability_exclusions), scan_on_push=scan_on_push,
+                encryption_type=encryption_type, kms_key=kms_key, tags=tuple(tags)))
+        except RepositoryAlreadyExists:
+            raise RepositoryAlreadyExists(
+                f"The repository with name '{name}' already exists in the registry with id "
+                f"'{self.address.registry_id}'", {"name": name}) from None
 
     def describe(self, caller: Principal | None, *, names: Sequence[str] | None = None,
                  next_token: str | None = None, max_results: int = 100, after: str | None = None,

@@ -1,0 +1,34 @@
+# The two set-up commands: `make run` (start Dockyard) and `make test` (the whole test suite).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+SYSTEM_TOOLS := docker.io skopeo podman
+
+.PHONY: run test system-tools venv bench
+
+$(BIN)/dockyard: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+venv: $(BIN)/dockyard
+
+run: venv
+	$(BIN)/dockyard serve
+
+# Real clients for the end-to-end tests, from Debian's packages (root only; skipped when present).
+system-tools:
+	@missing=""; \
+	command -v dockerd >/dev/null || missing="$$missing docker.io"; \
+	command -v skopeo >/dev/null || missing="$$missing skopeo"; \
+	command -v podman >/dev/null || missing="$$missing podman"; \
+	if [ -n "$$missing" ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+test: venv system-tools
+	DOCKYARD_E2E_REQUIRED=1 $(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+bench: venv
+	$(BIN)/python bench/run.py
