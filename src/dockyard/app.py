@@ -34,7 +34,7 @@ def _blob_store(settings: Settings) -> BlobStore:
 def _database(settings: Settings) -> Database:
     if settings.metadata_driver != "sql":
         raise ServerError(f"unknown metadata driver {settings.metadata_driver!r} (available: sql)")
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     engine = make_engine(settings.sqlalchemy_url)
     upgrade(engine)
     return Database(engine)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -13,10 +14,22 @@ WRITE = "dockyard_write"
 
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
+        _create_private_file(url)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         _configure_sqlite(engine)
         return engine
     return create_engine(url, pool_pre_ping=True)
+
+
+def _create_private_file(url: str) -> None:
+    """Create the database file mode 0600 (SQLite gives its -wal/-shm files the same mode)."""
+    path = url.split("///", 1)[-1]
+    if not path or path == ":memory:":
+        return
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    for suffix in ("", "-wal", "-shm"):
+        if os.path.exists(path + suffix):
+            os.chmod(path + suffix, 0o600)
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -33,9 +46,10 @@ def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
         # A read-then-write transaction in deferred mode can fail with SQLITE_BUSY when it tries
-        # to upgrade its lock; writers take the lock at BEGIN and wait for it instead.
-        write = connection.get_execution_options().get(WRITE, False)
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+        # to upgrade its lock; writers take the lock at BEGIN and wait for it instead. Reads run
+        # in autocommit: each statement sees one consistent snapshot, without BEGIN/ROLLBACK trips.
+        if connection.get_execution_options().get(WRITE, False):
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 class Database:

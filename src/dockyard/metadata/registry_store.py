@@ -163,6 +163,37 @@ class SqlRegistryStore:
             return c.execute(delete(uploads).where(uploads.c.id == upload_id)).rowcount > 0
 
     # --- manifests and tags ---------------------------------------------------------------------
+    def lookup_manifest(self, name: str, *, tag: str | None = None, digest: str | None = None,
+                        with_body: bool) -> tuple[bool, ManifestHead | None]:
+        """(repository exists, manifest) for a tag or digest in one query: the pull hot path."""
+        columns = (repositories.c.id, *_HEAD_COLUMNS) + ((manifests.c.body,) if with_body else ())
+        if tag is not None:
+            joined = repositories.outerjoin(tags, and_(tags.c.repository_id == repositories.c.id,
+                                                       tags.c.name == tag)).outerjoin(
+                manifests, and_(manifests.c.repository_id == repositories.c.id,
+                                manifests.c.digest == tags.c.digest))
+        else:
+            joined = repositories.outerjoin(manifests, and_(
+                manifests.c.repository_id == repositories.c.id, manifests.c.digest == digest))
+        query = select(*columns).select_from(joined).where(repositories.c.name == name)
+        with self.db.read() as c:
+            row = c.execute(query).first()
+        if row is None:
+            return False, None
+        return True, (_head(row, with_body) if row.digest is not None else None)
+
+    def lookup_blob(self, name: str, digest: str) -> tuple[bool, int | None]:
+        """(repository exists, size of the blob if linked to it) in one query."""
+        joined = repositories.outerjoin(repository_blobs, and_(
+            repository_blobs.c.repository_id == repositories.c.id,
+            repository_blobs.c.digest == digest)).outerjoin(
+            blobs, blobs.c.digest == repository_blobs.c.digest)
+        query = select(repositories.c.id, blobs.c.size).select_from(joined).where(
+            repositories.c.name == name)
+        with self.db.read() as c:
+            row = c.execute(query).first()
+        return (False, None) if row is None else (True, row.size)
+
     def manifest_by_tag(self, repository_id: int, tag: str, *, with_body: bool) -> ManifestHead | None:
         columns = (*_HEAD_COLUMNS, manifests.c.body) if with_body else _HEAD_COLUMNS
         query = (select(*columns).join(tags, and_(tags.c.repository_id == manifests.c.repository_id,

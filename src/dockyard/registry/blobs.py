@@ -22,8 +22,10 @@ class BlobService:
 
     def stat(self, caller: Principal | None, name: str, digest: Digest, *,
              action: str = DOWNLOAD) -> int:
-        repo = self.repos.find(caller, name, action)
-        size = self.store.linked_blob_size(repo.id, str(digest))
+        self.repos.authorize(caller, name, action)
+        exists, size = self.store.lookup_blob(name, str(digest))
+        if not exists:
+            raise self.repos.not_found(name)
         if size is None:
             raise BlobUnknown("blob unknown to registry", {"digest": str(digest)})
         return size

@@ -52,12 +52,12 @@ class ImageService:
 
     def manifest(self, caller: Principal | None, name: str, reference: Reference, *,
                  with_body: bool) -> ManifestHead:
-        repo = self.repos.find(caller, name, PULL)
-        if reference.digest is not None:
-            found = self.store.manifest_by_digest(repo.id, str(reference.digest), with_body=with_body)
-        else:
-            assert reference.tag is not None
-            found = self.store.manifest_by_tag(repo.id, reference.tag, with_body=with_body)
+        self.repos.authorize(caller, name, PULL)
+        exists, found = self.store.lookup_manifest(
+            name, tag=reference.tag, digest=str(reference.digest) if reference.digest else None,
+            with_body=with_body)
+        if not exists:
+            raise self.repos.not_found(name)
         if found is None:
             raise ManifestUnknown(
                 f"manifest unknown: the image with reference '{reference.tag or reference.digest}' "

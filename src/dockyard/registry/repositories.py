@@ -50,9 +50,12 @@ class RepositoryService:
             f"The repository with name '{name}' does not exist in the registry with id "
             f"'{self.address.registry_id}'", {"name": name})
 
+    def authorize(self, caller: Principal | None, name: str, action: str) -> None:
+        self.authz.check(caller, action, self.address.repository_arn(name))
+
     def find(self, caller: Principal | None, name: str, action: str) -> Repository:
         """The repository ``name``, once the caller may do ``action`` on it."""
-        self.authz.check(caller, action, self.address.repository_arn(name))
+        self.authorize(caller, name, action)
         repo = self.store.get_repository(name)
         if repo is None:
             raise self.not_found(name)
