@@ -38,7 +38,7 @@ PENDING: dict[str, int] = {
         "PutSigningConfiguration", "GetSigningConfiguration", "DeleteSigningConfiguration",
         "DescribeImageSigningStatus", "UpdateImageStorageClass", "DescribeImageReplicationStatus",
         "ListPullTimeUpdateExclusions", "RegisterPullTimeUpdateExclusion",
-        "DeregisterPullTimeUpdateExclusion", "GetPullTimeUpdateExclusions",
+        "DeregisterPullTimeUpdateExclusion",
     ], 3),
     **dict.fromkeys([
         "DescribeImageScanFindings", "StartImageScan", "GetRegistryScanningConfiguration",
