@@ -21,6 +21,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
     TypeDecorator,
     UniqueConstraint,
 )
@@ -56,6 +57,14 @@ registry = Table(
     Column("region", String(32), nullable=False),
     Column("created_at", UtcDateTime(), nullable=False),
     Column("token_key", LargeBinary, nullable=False),  # encrypted HMAC key for registry passwords
+    Column("policy_text", Text),  # registry policy document, as given
+)
+
+account_settings = Table(
+    "account_settings",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", String(256), nullable=False),
 )
 
 principals = Table(
@@ -93,6 +102,7 @@ repositories = Table(
     Column("encryption_type", String(16), nullable=False),
     Column("kms_key", String(2048)),
     Column("tags", JSON, nullable=False),  # [{"Key":..., "Value":...}]
+    Column("policy_text", Text),  # repository policy document, as given
 )
 
 blobs = Table(
