@@ -12,12 +12,15 @@ from dockyard.iam.identity import IdentityService, NewKey
 from dockyard.iam.secretbox import SecretBox
 from dockyard.metadata.engine import Database, make_engine
 from dockyard.metadata.identity_store import SqlIdentityStore
+from dockyard.metadata.image_store import SqlImageStore
 from dockyard.metadata.migrate import upgrade
 from dockyard.metadata.registry_store import SqlRegistryStore
 from dockyard.oci.routes import OciApp
 from dockyard.ports import BlobStore, Clock, SystemClock
 from dockyard.registry.blobs import BlobService
+from dockyard.registry.image_catalog import ImageCatalog
 from dockyard.registry.images import ImageService
+from dockyard.registry.pulls import PullRecorder
 from dockyard.registry.repositories import RegistryAddress, RepositoryService
 from dockyard.registry.uploads import UploadService
 from dockyard.services import Services
@@ -72,13 +75,15 @@ def _assemble(settings: Settings, db: Database, identity: IdentityService, authz
     info = identity.registry
     address = RegistryAddress(info.registry_id, info.region, settings.registry_host)
     repos = RepositoryService(store, blobs, authz, clock, address)
+    pulls = PullRecorder(SqlImageStore(db), clock)
     return Services(
         settings=settings,
         identity=identity,
         repositories=repos,
         uploads=UploadService(store, blobs, repos, clock),
-        images=ImageService(store, repos, clock),
-        blobs=BlobService(store, blobs, repos),
+        images=ImageService(store, repos, clock, pulls),
+        catalog=ImageCatalog(SqlImageStore(db), store, repos, pulls),
+        blobs=BlobService(store, blobs, repos, lambda: identity.signer, clock),
     )
 
 

@@ -82,6 +82,18 @@ class UnknownOperation(InvalidParameter):
     aws_type = "UnknownOperationException"
 
 
+class InvalidTagParameter(InvalidParameter):
+    """A resource tag (key or value) breaks ECR's tagging rules."""
+
+    aws_type = "InvalidTagParameterException"
+
+
+class TooManyTags(InvalidParameter):
+    """A resource would carry more tags than ECR allows (50)."""
+
+    aws_type = "TooManyTagsException"
+
+
 class Unsupported(DockyardError):
     oci_code, http_status = "UNSUPPORTED", 405
     aws_type, aws_status = "UnsupportedOperationException", 400
@@ -126,6 +138,14 @@ class AccessKeyNotFound(NotFound):
     aws_type = "NoSuchEntity"
 
 
+class RepositoryPolicyNotFound(NotFound):
+    aws_type = "RepositoryPolicyNotFoundException"
+
+
+class RegistryPolicyNotFound(NotFound):
+    aws_type = "RegistryPolicyNotFoundException"
+
+
 # --- conflicts --------------------------------------------------------------------------------
 class Conflict(DockyardError):
     oci_code, http_status = "DENIED", 409
@@ -145,6 +165,19 @@ class ImageTagAlreadyExists(Conflict):
 
     oci_code, http_status = "TAG_INVALID", 400
     aws_type = "ImageTagAlreadyExistsException"
+
+
+class ImageAlreadyExists(Conflict):
+    aws_type = "ImageAlreadyExistsException"
+
+
+class LayerAlreadyExists(Conflict):
+    aws_type = "LayerAlreadyExistsException"
+
+
+class EmptyUpload(InvalidParameter):
+    oci_code = "BLOB_UPLOAD_INVALID"
+    aws_type = "EmptyUploadException"
 
 
 class ImageReferencedByManifestList(Conflict):

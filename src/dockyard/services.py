@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from dockyard.iam.identity import IdentityService
 from dockyard.registry.blobs import BlobService
+from dockyard.registry.image_catalog import ImageCatalog
 from dockyard.registry.images import ImageService
 from dockyard.registry.repositories import RepositoryService
 from dockyard.registry.uploads import UploadService
@@ -19,4 +20,5 @@ class Services:
     repositories: RepositoryService
     uploads: UploadService
     images: ImageService
+    catalog: ImageCatalog
     blobs: BlobService

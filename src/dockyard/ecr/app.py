@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import logging
 import uuid
@@ -75,6 +76,8 @@ class EcrApp:
         if not isinstance(params, dict):
             raise ValidationError("Request body must be a JSON object")
         result = operation(Call(principal, access_key_id, self.services, params))
+        if inspect.isawaitable(result):
+            result = await result
         return Response(json.dumps(result), 200, media_type=CONTENT_TYPE)
 
 

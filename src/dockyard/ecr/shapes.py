@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from dockyard.domain.models import Repository
+from dockyard.domain.models import ManifestRecord, Repository
 from dockyard.registry.repositories import RegistryAddress
 
 
@@ -29,3 +29,23 @@ def repository(repo: Repository, address: RegistryAddress) -> dict[str, Any]:
     if repo.kms_key:
         shape["encryptionConfiguration"]["kmsKey"] = repo.kms_key
     return shape
+
+
+def image_detail(record: ManifestRecord, name: str, registry_id: str) -> dict[str, Any]:
+    detail: dict[str, Any] = {
+        "registryId": registry_id,
+        "repositoryName": name,
+        "imageDigest": record.digest,
+        "imageSizeInBytes": record.image_size,
+        "imagePushedAt": timestamp(record.pushed_at),
+        "imageManifestMediaType": record.media_type,
+    }
+    if record.tags:
+        detail["imageTags"] = list(record.tags)
+    if record.config_media_type:
+        detail["artifactMediaType"] = record.config_media_type
+    if record.last_pulled_at:
+        detail["lastRecordedPullTime"] = timestamp(record.last_pulled_at)
+    if record.subject_digest:
+        detail["subjectManifestDigest"] = record.subject_digest
+    return detail

@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from dockyard.errors import ExpiredToken, Unauthenticated
+from dockyard.errors import AccessDenied, ExpiredToken, Unauthenticated
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +57,17 @@ class TokenSigner:
         if claims.expires_at <= now:
             raise ExpiredToken("Your authorization token has expired. Reauthenticate and try again.")
         return claims
+
+    def sign_path(self, path: str, expires: int) -> str:
+        """Signature for a time-limited URL (``GetDownloadUrlForLayer``)."""
+        return _b64(self._mac(f"url\n{path}\n{expires}".encode()))
+
+    def verify_path(self, path: str, expires: str, signature: str, now: datetime) -> None:
+        if not expires.isdigit() or not hmac.compare_digest(
+                signature.encode(), self.sign_path(path, int(expires)).encode()):
+            raise AccessDenied("the download URL signature is not valid")
+        if int(expires) <= now.timestamp():
+            raise AccessDenied("the download URL has expired")
 
     def _mac(self, payload: bytes) -> bytes:
         return hmac.new(self._key, payload, hashlib.sha256).digest()

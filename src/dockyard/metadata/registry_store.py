@@ -9,11 +9,12 @@ from typing import Any
 from sqlalchemy import and_, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from dockyard.domain.models import ManifestHead, ManifestRecord, NewManifest, Repository, Upload
+from dockyard.domain.models import ManifestHead, NewManifest, Repository, Upload
 from dockyard.errors import (
     ImageReferencedByManifestList,
     ImageTagAlreadyExists,
     ManifestBlobUnknown,
+    ReferencedImagesNotFound,
     RepositoryAlreadyExists,
     UploadUnknown,
 )
@@ -164,8 +165,8 @@ class SqlRegistryStore:
 
     # --- manifests and tags ---------------------------------------------------------------------
     def lookup_manifest(self, name: str, *, tag: str | None = None, digest: str | None = None,
-                        with_body: bool) -> tuple[bool, ManifestHead | None]:
-        """(repository exists, manifest) for a tag or digest in one query: the pull hot path."""
+                        with_body: bool) -> tuple[int | None, ManifestHead | None]:
+        """(repository id or None, manifest) for a tag or digest in one query: the pull hot path."""
         columns = (repositories.c.id, *_HEAD_COLUMNS) + ((manifests.c.body,) if with_body else ())
         if tag is not None:
             joined = repositories.outerjoin(tags, and_(tags.c.repository_id == repositories.c.id,
@@ -179,8 +180,8 @@ class SqlRegistryStore:
         with self.db.read() as c:
             row = c.execute(query).first()
         if row is None:
-            return False, None
-        return True, (_head(row, with_body) if row.digest is not None else None)
+            return None, None
+        return row.id, (_head(row, with_body) if row.digest is not None else None)
 
     def lookup_blob(self, name: str, digest: str) -> tuple[bool, int | None]:
         """(repository exists, size of the blob if linked to it) in one query."""
@@ -213,27 +214,27 @@ class SqlRegistryStore:
         return _head(row, with_body) if row else None
 
     def put_manifest(self, repository_id: int, manifest: NewManifest, *, tag: str | None,
-                     tag_immutable: bool, now: datetime) -> bool:
+                     tag_immutable: bool, now: datetime) -> tuple[bool, bool]:
         """Store a manifest and move a tag to it, in one transaction.
 
         Every referenced blob must be linked to the repository and every child manifest stored in
-        it, checked in the same transaction that writes the references. Returns True when the
-        manifest is new to the repository.
+        it, checked in the same transaction that writes the references. Returns (the manifest is
+        new to the repository, the tag was created or moved).
         """
         with self.db.write() as c:
-            self._check_references(c, repository_id, manifest)
+            child_sizes = self._check_references(c, repository_id, manifest)
             exists = c.execute(select(manifests.c.digest).where(
                 manifests.c.repository_id == repository_id,
                 manifests.c.digest == manifest.digest)).first() is not None
-            if tag is not None:
-                self._move_tag(c, repository_id, tag, manifest.digest, tag_immutable, now)
+            moved = tag is not None and self._move_tag(c, repository_id, tag, manifest.digest,
+                                                       tag_immutable, now)
             if exists:
-                return False
+                return False, moved
             c.execute(insert(manifests).values(
                 repository_id=repository_id, digest=manifest.digest, media_type=manifest.media_type,
                 artifact_type=manifest.artifact_type, config_media_type=manifest.config_media_type,
                 subject_digest=manifest.subject_digest, size=len(manifest.body),
-                image_size=manifest.image_size, annotations=manifest.annotations, body=manifest.body,
+                image_size=max(child_sizes, default=manifest.image_size), annotations=manifest.annotations, body=manifest.body,
                 pushed_at=now))
             refs = [{"repository_id": repository_id, "manifest_digest": manifest.digest,
                      "kind": "blob", "target_digest": d} for d in set(manifest.blob_digests)]
@@ -241,10 +242,11 @@ class SqlRegistryStore:
                       "kind": "manifest", "target_digest": d} for d in set(manifest.manifest_digests)]
             if refs:
                 c.execute(insert(manifest_references), refs)
-        return True
+        return True, moved
 
     @staticmethod
-    def _check_references(c: Any, repository_id: int, manifest: NewManifest) -> None:
+    def _check_references(c: Any, repository_id: int, manifest: NewManifest) -> list[int]:
+        """Raise unless every reference is held by the repository; returns the children's sizes."""
         wanted = set(manifest.blob_digests)
         if wanted:
             found = set(c.execute(select(repository_blobs.c.digest).where(
@@ -255,50 +257,82 @@ class SqlRegistryStore:
                 raise ManifestBlobUnknown(f"blob unknown to repository: {missing[0]}",
                                           {"digest": missing[0]})
         children = set(manifest.manifest_digests)
-        if children:
-            found = set(c.execute(select(manifests.c.digest).where(
-                manifests.c.repository_id == repository_id,
-                manifests.c.digest.in_(children))).scalars())
-            missing = sorted(children - found)
-            if missing:
-                raise ManifestBlobUnknown(f"manifest unknown to repository: {missing[0]}",
-                                          {"digest": missing[0]})
+        if not children:
+            return []
+        found = dict(c.execute(select(manifests.c.digest, manifests.c.image_size).where(
+            manifests.c.repository_id == repository_id, manifests.c.digest.in_(children))).all())
+        missing = sorted(children - set(found))
+        if missing:
+            raise ReferencedImagesNotFound(f"manifest unknown to repository: {missing[0]}",
+                                           {"digest": missing[0]})
+        return list(found.values())
 
     @staticmethod
     def _move_tag(c: Any, repository_id: int, tag: str, digest: str, immutable: bool,
-                  now: datetime) -> None:
+                  now: datetime) -> bool:
         current = c.execute(select(tags.c.digest).where(
             tags.c.repository_id == repository_id, tags.c.name == tag)).scalar()
         if current == digest:
-            return
+            return False
         if current is None:
             c.execute(insert(tags).values(repository_id=repository_id, name=tag, digest=digest,
                                           updated_at=now))
-            return
+            return True
         if immutable:
             raise ImageTagAlreadyExists(tag)
         c.execute(update(tags).where(tags.c.repository_id == repository_id, tags.c.name == tag)
                   .values(digest=digest, updated_at=now))
+        return True
 
     def delete_manifest(self, repository_id: int, digest: str) -> bool:
         """Delete a manifest and its tags; refuses while an index in the repository refers to it."""
         with self.db.write() as c:
-            parent = c.execute(select(manifest_references.c.manifest_digest).where(
-                manifest_references.c.repository_id == repository_id,
-                manifest_references.c.kind == "manifest",
-                manifest_references.c.target_digest == digest).limit(1)).scalar()
+            parent = self._parent(c, repository_id, digest)
             if parent is not None:
                 raise ImageReferencedByManifestList(
                     f"Requested image {digest} is referenced by the manifest list {parent}")
-            removed = c.execute(delete(manifests).where(
-                manifests.c.repository_id == repository_id, manifests.c.digest == digest)).rowcount
-            if removed:
-                c.execute(delete(tags).where(tags.c.repository_id == repository_id,
-                                             tags.c.digest == digest))
-                c.execute(delete(manifest_references).where(
-                    manifest_references.c.repository_id == repository_id,
-                    manifest_references.c.manifest_digest == digest))
-        return removed > 0
+            return self._remove_manifest(c, repository_id, digest) > 0
+
+    def untag(self, repository_id: int, tag: str) -> tuple[str | None, bool]:
+        """Remove a tag; the image goes too when that was its last tag (ECR's BatchDeleteImage).
+
+        Returns (the digest the tag pointed to, whether the image was deleted).
+        """
+        with self.db.write() as c:
+            digest = c.execute(select(tags.c.digest).where(
+                tags.c.repository_id == repository_id, tags.c.name == tag)).scalar()
+            if digest is None:
+                return None, False
+            c.execute(delete(tags).where(tags.c.repository_id == repository_id, tags.c.name == tag))
+            others = c.execute(select(tags.c.name).where(
+                tags.c.repository_id == repository_id, tags.c.digest == digest).limit(1)).first()
+            if others is not None or self._parent(c, repository_id, digest) is not None:
+                return digest, False
+            self._remove_manifest(c, repository_id, digest)
+        return digest, True
+
+    @staticmethod
+    def _parent(c: Any, repository_id: int, digest: str) -> str | None:
+        return c.execute(select(manifest_references.c.manifest_digest).where(
+            manifest_references.c.repository_id == repository_id,
+            manifest_references.c.kind == "manifest",
+            manifest_references.c.target_digest == digest).limit(1)).scalar()
+
+    @staticmethod
+    def _remove_manifest(c: Any, repository_id: int, digest: str) -> int:
+        removed = c.execute(delete(manifests).where(
+            manifests.c.repository_id == repository_id, manifests.c.digest == digest)).rowcount
+        if removed:
+            c.execute(delete(tags).where(tags.c.repository_id == repository_id, tags.c.digest == digest))
+            c.execute(delete(manifest_references).where(
+                manifest_references.c.repository_id == repository_id,
+                manifest_references.c.manifest_digest == digest))
+        return removed
+
+    def tags_of(self, repository_id: int, digest: str) -> list[str]:
+        with self.db.read() as c:
+            return sorted(c.execute(select(tags.c.name).where(
+                tags.c.repository_id == repository_id, tags.c.digest == digest)).scalars())
 
     def delete_tag(self, repository_id: int, tag: str) -> bool:
         with self.db.write() as c:
@@ -322,17 +356,3 @@ class SqlRegistryStore:
         ).order_by(manifests.c.digest)
         with self.db.read() as c:
             return [dict(r._mapping) for r in c.execute(query)]
-
-    def manifest_records(self, repository_id: int) -> list[ManifestRecord]:
-        with self.db.read() as c:
-            rows = c.execute(select(manifests).where(manifests.c.repository_id == repository_id)
-                             .order_by(manifests.c.pushed_at)).all()
-            tag_rows = c.execute(select(tags.c.name, tags.c.digest)
-                                 .where(tags.c.repository_id == repository_id)).all()
-        by_digest: dict[str, list[str]] = {}
-        for name, digest in tag_rows:
-            by_digest.setdefault(digest, []).append(name)
-        return [ManifestRecord(r.digest, r.media_type, r.artifact_type, r.config_media_type,
-                               r.subject_digest, r.size, r.image_size, r.annotations, r.pushed_at,
-                               r.last_pulled_at, tuple(sorted(by_digest.get(r.digest, ()))))
-                for r in rows]

@@ -12,7 +12,7 @@ from dockyard.domain.digest import Digest
 from dockyard.errors import DigestInvalid, RangeInvalid, SizeInvalid
 from dockyard.oci.http import API_VERSION, caller
 from dockyard.services import Services
-from dockyard.registry.blobs import CHECK
+from dockyard.registry.blobs import CHECK, DOWNLOAD
 from dockyard.registry.uploads import ByteRange
 
 _CONTENT_RANGE = re.compile(r"^(?:bytes )?(\d+)-(\d+)(?:/(?:\d+|\*))?$")
@@ -63,9 +63,13 @@ def _has_body(request: Request) -> bool:
 
 
 async def get_blob(request: Request, services: Services, name: str, ref: str, head: bool) -> Response:
-    who = caller(request, services.identity)
     digest = Digest.parse(ref)
-    size = services.blobs.stat(who, name, digest, action=CHECK if head else "ecr:GetDownloadUrlForLayer")
+    params = request.query_params
+    if "signature" in params and "authorization" not in request.headers:
+        size = services.blobs.stat_signed(name, digest, params.get("expires", ""), params["signature"])
+    else:
+        who = caller(request, services.identity)
+        size = services.blobs.stat(who, name, digest, action=CHECK if head else DOWNLOAD)
     headers = {**API_VERSION, "Docker-Content-Digest": str(digest), "Accept-Ranges": "bytes"}
     if head:
         headers["Content-Length"] = str(size)

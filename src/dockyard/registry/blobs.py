@@ -2,23 +2,56 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from dockyard.domain.digest import Digest
 from dockyard.domain.models import Principal
 from dockyard.errors import BlobUnknown
 from dockyard.metadata.registry_store import SqlRegistryStore
-from dockyard.ports import BlobStore
+from dockyard.iam.tokens import TokenSigner
+from dockyard.ports import BlobStore, Clock
 from dockyard.registry.repositories import RepositoryService
 
 DOWNLOAD, CHECK, DELETE = "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability", "ecr:BatchDeleteImage"
 
 
+DOWNLOAD_URL_SECONDS = 3600
+
+
 class BlobService:
-    def __init__(self, store: SqlRegistryStore, blobs: BlobStore, repos: RepositoryService) -> None:
+    def __init__(self, store: SqlRegistryStore, blobs: BlobStore, repos: RepositoryService,
+                 signer: Callable[[], TokenSigner], clock: Clock) -> None:
         self.store = store
         self.blobs = blobs
         self.repos = repos
+        self._signer = signer
+        self.clock = clock
+
+    def download_url(self, caller: Principal | None, name: str, digest: Digest) -> str:
+        """ECR ``GetDownloadUrlForLayer``: a URL on this endpoint that serves the blob for an
+        hour to anyone holding it."""
+        self.stat(caller, name, digest, action=DOWNLOAD)
+        path = f"/v2/{name}/blobs/{digest}"
+        expires = int(self.clock.now().timestamp()) + DOWNLOAD_URL_SECONDS
+        signature = self._signer().sign_path(path, expires)
+        return f"{path}?expires={expires}&signature={signature}"
+
+    def stat_signed(self, name: str, digest: Digest, expires: str, signature: str) -> int:
+        """Size of a blob requested through a download URL (the URL stands for the caller)."""
+        self._signer().verify_path(f"/v2/{name}/blobs/{digest}", expires, signature, self.clock.now())
+        exists, size = self.store.lookup_blob(name, str(digest))
+        if not exists:
+            raise self.repos.not_found(name)
+        if size is None:
+            raise BlobUnknown("blob unknown to registry", {"digest": str(digest)})
+        return size
+
+    def check_layers(self, caller: Principal | None, name: str,
+                     digests: list[Digest]) -> dict[str, int | None]:
+        """ECR ``BatchCheckLayerAvailability``: the size of each layer the repository holds."""
+        repo = self.repos.find(caller, name, CHECK)
+        return {str(d): self.store.linked_blob_size(repo.id, str(d)) for d in digests}
 
     def stat(self, caller: Principal | None, name: str, digest: Digest, *,
              action: str = DOWNLOAD) -> int:

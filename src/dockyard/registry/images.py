@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from dockyard.domain.digest import Digest
 from dockyard.domain.immutability import tag_is_immutable
@@ -12,12 +14,16 @@ from dockyard.domain.models import ManifestHead, NewManifest, Principal, Reposit
 from dockyard.domain.names import validate_tag
 from dockyard.errors import (
     DigestInvalid,
+    ImageAlreadyExists,
     ImageDigestMismatch,
+    ImageReferencedByManifestList,
     ImageTagAlreadyExists,
     ManifestUnknown,
 )
 from dockyard.metadata.registry_store import SqlRegistryStore
 from dockyard.ports import Clock
+from dockyard.registry.image_ids import ImageFailure, ImageId, parse_image_id
+from dockyard.registry.pulls import PullRecorder
 from dockyard.registry.repositories import RepositoryService
 
 PULL, PUSH, DELETE, LIST = "ecr:BatchGetImage", "ecr:PutImage", "ecr:BatchDeleteImage", "ecr:ListImages"
@@ -42,38 +48,62 @@ class PutResult:
     digest: str
     subject: str | None
     created: bool
+    tag_moved: bool
+    media_type: str
 
 
 class ImageService:
-    def __init__(self, store: SqlRegistryStore, repos: RepositoryService, clock: Clock) -> None:
+    def __init__(self, store: SqlRegistryStore, repos: RepositoryService, clock: Clock,
+                 pulls: PullRecorder) -> None:
         self.store = store
+        self.pulls = pulls
         self.repos = repos
         self.clock = clock
 
     def manifest(self, caller: Principal | None, name: str, reference: Reference, *,
                  with_body: bool) -> ManifestHead:
         self.repos.authorize(caller, name, PULL)
-        exists, found = self.store.lookup_manifest(
+        repository_id, found = self.store.lookup_manifest(
             name, tag=reference.tag, digest=str(reference.digest) if reference.digest else None,
             with_body=with_body)
-        if not exists:
+        if repository_id is None:
             raise self.repos.not_found(name)
         if found is None:
             raise ManifestUnknown(
                 f"manifest unknown: the image with reference '{reference.tag or reference.digest}' "
                 f"does not exist within the repository with name '{name}'")
+        if with_body:
+            self.pulls.pulled(repository_id, [found.digest])
         return found
 
     def put(self, caller: Principal | None, name: str, reference: Reference, body: bytes,
             content_type: str | None) -> PutResult:
+        """Push a manifest (OCI ``PUT /v2/<name>/manifests/<reference>``)."""
         repo = self.repos.find(caller, name, PUSH)
+        return self._store(repo, body, content_type, reference.tag, reference.digest)
+
+    def put_image(self, caller: Principal | None, name: str, body: bytes, *,
+                  media_type: str | None, tag: str | None, digest: str | None) -> PutResult:
+        """ECR ``PutImage``: as a push, but an unchanged manifest and tag is ImageAlreadyExists."""
+        repo = self.repos.find(caller, name, PUSH)
+        if tag is not None:
+            validate_tag(tag)
+        result = self._store(repo, body, media_type, tag, Digest.parse(digest) if digest else None)
+        if not result.created and not result.tag_moved:
+            tagged = f" and tag '{tag}'" if tag else ""
+            raise ImageAlreadyExists(
+                f"Image with digest '{result.digest}'{tagged} already exists in the repository "
+                f"with name '{name}' in registry with id '{self.repos.address.registry_id}'")
+        return result
+
+    def _store(self, repo: Repository, body: bytes, content_type: str | None, tag: str | None,
+               expected: Digest | None) -> PutResult:
         parsed = parse_manifest(body, content_type)
-        algorithm = reference.digest.algorithm if reference.digest else "sha256"
-        digest = Digest.of(body, algorithm)
-        if reference.digest is not None and digest != reference.digest:
+        digest = Digest.of(body, expected.algorithm if expected else "sha256")
+        if expected is not None and digest != expected:
             raise ImageDigestMismatch(
-                f"The image digest {reference.digest} does not match the computed digest {digest}",
-                {"digest": str(reference.digest)})
+                f"The image digest {expected} does not match the computed digest {digest}",
+                {"digest": str(expected)})
         manifest = NewManifest(
             digest=str(digest), media_type=parsed.media_type,
             artifact_type=effective_artifact_type(parsed),
@@ -84,15 +114,50 @@ class ImageService:
             blob_digests=tuple(str(d.digest) for d in parsed.blobs),
             manifest_digests=tuple(str(d.digest) for d in parsed.manifests))
         try:
-            created = self.store.put_manifest(
-                repo.id, manifest, tag=reference.tag,
-                tag_immutable=self._immutable(repo, reference.tag), now=self.clock.now())
+            created, moved = self.store.put_manifest(
+                repo.id, manifest, tag=tag, tag_immutable=self._immutable(repo, tag),
+                now=self.clock.now())
         except ImageTagAlreadyExists:
             raise ImageTagAlreadyExists(
-                f"The image tag '{reference.tag}' already exists in the '{name}' repository and "
-                f"cannot be overwritten because the repository is immutable.",
-                {"tag": reference.tag}) from None
-        return PutResult(manifest.digest, manifest.subject_digest, created)
+                f"The image tag '{tag}' already exists in the '{repo.name}' repository and "
+                f"cannot be overwritten because the repository is immutable.", {"tag": tag}) from None
+        return PutResult(manifest.digest, manifest.subject_digest, created, moved, parsed.media_type)
+
+    def batch_delete(self, caller: Principal | None, name: str, image_ids: Sequence[Any],
+                     ) -> tuple[list[ImageId], list[ImageFailure]]:
+        """ECR ``BatchDeleteImage``: by tag untags (and deletes an image left without tags); by
+        digest deletes the image with all its tags. Per-id problems are failures, not errors."""
+        repo = self.repos.find(caller, name, DELETE)
+        deleted: list[ImageId] = []
+        failures: list[ImageFailure] = []
+        for raw in image_ids:
+            image_id = parse_image_id(raw)
+            if isinstance(image_id, ImageFailure):
+                failures.append(image_id)
+                continue
+            try:
+                deleted += self._delete_one(repo, image_id)
+            except ImageReferencedByManifestList as exc:
+                failures.append(ImageFailure(image_id.shape(), "ImageReferencedByManifestList",
+                                             exc.message))
+            except ManifestUnknown:
+                failures.append(ImageFailure(image_id.shape(), "ImageNotFound",
+                                             "Requested image not found"))
+        return deleted, failures
+
+    def _delete_one(self, repo: Repository, image_id: ImageId) -> list[ImageId]:
+        if image_id.digest is None:
+            assert image_id.tag is not None
+            digest, _ = self.store.untag(repo.id, image_id.tag)
+            if digest is None:
+                raise ManifestUnknown("tag not found")
+            return [ImageId(digest, image_id.tag)]
+        tags = self.store.tags_of(repo.id, image_id.digest)
+        if image_id.tag and image_id.tag not in tags:
+            raise ManifestUnknown("tag does not point to the digest")
+        if not self.store.delete_manifest(repo.id, image_id.digest):
+            raise ManifestUnknown("digest not found")
+        return [ImageId(image_id.digest, t) for t in tags] or [ImageId(image_id.digest)]
 
     @staticmethod
     def _immutable(repo: Repository, tag: str | None) -> bool:
@@ -105,10 +170,6 @@ class ImageService:
                 raise ManifestUnknown(f"manifest unknown: {reference.digest}")
             return
         assert reference.tag is not None
-        if self._immutable(repo, reference.tag):
-            raise ImageTagAlreadyExists(
-                f"The image tag '{reference.tag}' cannot be deleted because the repository "
-                f"'{name}' is immutable.", {"tag": reference.tag})
         if not self.store.delete_tag(repo.id, reference.tag):
             raise ManifestUnknown(f"manifest unknown: tag '{reference.tag}'")
 

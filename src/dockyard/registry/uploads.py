@@ -15,7 +15,14 @@ from dataclasses import dataclass
 
 from dockyard.domain.digest import Digest
 from dockyard.domain.models import Principal, Repository, Upload
-from dockyard.errors import DigestInvalid, RangeInvalid, UploadInvalid, UploadUnknown
+from dockyard.errors import (
+    DigestInvalid,
+    EmptyUpload,
+    LayerAlreadyExists,
+    RangeInvalid,
+    UploadInvalid,
+    UploadUnknown,
+)
 from dockyard.metadata.registry_store import SqlRegistryStore
 from dockyard.ports import BlobStore, Clock
 from dockyard.registry.repositories import RepositoryService
@@ -162,6 +169,19 @@ class UploadService:
         self.store.delete_upload(upload.id)
         self._hashing.pop(upload.id, None)
         return digest
+
+    async def complete_layer(self, caller: Principal | None, name: str, upload_id: str,
+                             digest: Digest) -> Digest:
+        """ECR ``CompleteLayerUpload``: as ``complete``, refusing empty uploads and known layers."""
+        repo = self.repos.find(caller, name, COMPLETE)
+        upload = self._get(repo, upload_id)
+        if upload.size == 0:
+            raise EmptyUpload(f"The upload with id '{upload_id}' does not contain any layer parts")
+        if self.store.linked_blob_size(repo.id, str(digest)) is not None:
+            raise LayerAlreadyExists(
+                f"The layer '{digest}' already exists in the repository with name '{name}' in "
+                f"registry with id '{self.repos.address.registry_id}'")
+        return await self.complete(caller, name, upload_id, digest)
 
     def _digest_matches(self, upload: Upload, digest: Digest) -> bool:
         if digest.algorithm == "sha256" and upload.sha256_size == upload.size and upload.sha256_hex:
