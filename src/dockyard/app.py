@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.types import Receive, Scope, Send
 
@@ -15,13 +17,17 @@ from dockyard.metadata.identity_store import SqlIdentityStore
 from dockyard.metadata.image_store import SqlImageStore
 from dockyard.metadata.migrate import upgrade
 from dockyard.metadata.registry_store import SqlRegistryStore
+from dockyard.metadata.settings_store import SqlSettingsStore
 from dockyard.oci.routes import OciApp
 from dockyard.ports import BlobStore, Clock, SystemClock
+from dockyard.registry.account_settings import AccountSettingsService
 from dockyard.registry.blobs import BlobService
 from dockyard.registry.image_catalog import ImageCatalog
 from dockyard.registry.images import ImageService
+from dockyard.registry.policies import PolicyService
 from dockyard.registry.pulls import PullRecorder
 from dockyard.registry.repositories import RegistryAddress, RepositoryService
+from dockyard.registry.repository_settings import RepositorySettingsService
 from dockyard.registry.uploads import UploadService
 from dockyard.services import Services
 from dockyard.settings import Settings
@@ -76,14 +82,24 @@ def _assemble(settings: Settings, db: Database, identity: IdentityService, authz
     address = RegistryAddress(info.registry_id, info.region, settings.registry_host)
     repos = RepositoryService(store, blobs, authz, clock, address)
     pulls = PullRecorder(SqlImageStore(db), clock)
+    settings_store = SqlSettingsStore(db)
+    account = AccountSettingsService(settings_store, authz, address)
+    events = EventBus()
+    jobs = JobQueue(db, clock)
     return Services(
         settings=settings,
         identity=identity,
         repositories=repos,
-        uploads=UploadService(store, blobs, repos, clock),
-        images=ImageService(store, repos, clock, pulls),
+        uploads=UploadService(store, blobs, repos, clock, account.blob_mounting_enabled),
+        images=ImageService(store, repos, clock, pulls, events),
         catalog=ImageCatalog(SqlImageStore(db), store, repos, pulls),
         blobs=BlobService(store, blobs, repos, lambda: identity.signer, clock),
+        repository_settings=RepositorySettingsService(settings_store, repos),
+        policies=PolicyService(settings_store, repos, authz),
+        account_settings=account,
+        events=events,
+        jobs=jobs,
+        runner=Runner(jobs),
     )
 
 
@@ -94,10 +110,25 @@ class DockyardApp:
         self.services = services
         self.oci = OciApp(services)
         self.aws = EcrApp(services)
+        self._runner_task: asyncio.Task[None] | None = None
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        """Start the in-process job runner with the server (unless jobs run in `dockyard worker`)."""
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                if self.services.settings.jobs_in_server:
+                    self._runner_task = asyncio.create_task(self.services.runner.run_forever())
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                if self._runner_task is not None:
+                    self._runner_task.cancel()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            await _lifespan(receive, send)
+            await self._lifespan(receive, send)
             return
         if scope["type"] != "http":
             return
@@ -118,14 +149,6 @@ class DockyardApp:
             await PlainTextResponse("not found\n", 404)(scope, receive, send)
 
 
-async def _lifespan(receive: Receive, send: Send) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "lifespan.startup":
-            await send({"type": "lifespan.startup.complete"})
-        elif message["type"] == "lifespan.shutdown":
-            await send({"type": "lifespan.shutdown.complete"})
-            return
 
 
 def create_app(settings: Settings | None = None) -> DockyardApp:

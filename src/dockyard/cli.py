@@ -133,6 +133,24 @@ def delete_key(access_key_id: str) -> None:
 
 
 @main.command()
+def worker() -> None:
+    """Run background jobs (scans, lifecycle, GC) in this process; pair with
+    DOCKYARD_JOBS_IN_SERVER=false on the servers when jobs should not run there."""
+    import asyncio
+
+    from dockyard.app import bootstrap, build_services
+
+    settings = _settings()
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    bootstrap(settings)
+    services = build_services(settings)
+    click.echo(f"worker {services.runner.owner} running jobs: {', '.join(services.runner.handlers)}",
+               err=True)
+    asyncio.run(services.runner.run_forever())
+
+
+@main.command()
 def migrate() -> None:
     """Apply database migrations (also done on every start)."""
     from dockyard.metadata.engine import make_engine

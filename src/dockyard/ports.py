@@ -19,6 +19,10 @@ class SystemClock:
         return datetime.now(timezone.utc)
 
 
+class EventPublisher(Protocol):
+    def publish(self, event: object) -> None: ...
+
+
 class BlobStore(Protocol):
     """Immutable content-addressed blobs, plus the byte buffers of uploads in progress."""
 

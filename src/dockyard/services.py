@@ -4,13 +4,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from dockyard.events.bus import EventBus
 from dockyard.iam.identity import IdentityService
+from dockyard.registry.account_settings import AccountSettingsService
 from dockyard.registry.blobs import BlobService
 from dockyard.registry.image_catalog import ImageCatalog
 from dockyard.registry.images import ImageService
+from dockyard.registry.policies import PolicyService
 from dockyard.registry.repositories import RepositoryService
+from dockyard.registry.repository_settings import RepositorySettingsService
 from dockyard.registry.uploads import UploadService
 from dockyard.settings import Settings
+from dockyard.workers.queue import JobQueue
+from dockyard.workers.runner import Runner
 
 
 @dataclass(frozen=True)
@@ -22,3 +28,9 @@ class Services:
     images: ImageService
     catalog: ImageCatalog
     blobs: BlobService
+    repository_settings: RepositorySettingsService
+    policies: PolicyService
+    account_settings: AccountSettingsService
+    events: EventBus
+    jobs: JobQueue
+    runner: Runner

@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     token_ttl_seconds: int = 12 * 3600
     log_level: str = "INFO"
     upload_timeout_seconds: int = 24 * 3600
+    # Run background jobs (scans, lifecycle, GC) inside the server; false when `dockyard worker` does
+    jobs_in_server: bool = True
 
     @classmethod
     def settings_customise_sources(

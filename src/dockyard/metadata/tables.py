@@ -176,3 +176,21 @@ uploads = Table(
     Column("created_at", UtcDateTime(), nullable=False),
     Column("updated_at", UtcDateTime(), nullable=False),
 )
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("kind", String(64), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("state", String(16), nullable=False),  # queued | running | done | failed
+    Column("dedupe_key", String(255), unique=True),  # one job per key (e.g. a schedule's period)
+    Column("run_after", UtcDateTime(), nullable=False),
+    Column("lease_owner", String(64)),
+    Column("lease_expires", UtcDateTime()),
+    Column("attempts", Integer, nullable=False),
+    Column("last_error", Text),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("finished_at", UtcDateTime()),
+)
+Index("ix_jobs_claim", jobs.c.state, jobs.c.run_after)

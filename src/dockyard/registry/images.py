@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dockyard.domain.digest import Digest
+from dockyard.domain.events import ImageDeleted, ImagePushed
 from dockyard.domain.immutability import tag_is_immutable
 from dockyard.domain.manifest import OCI_INDEX, effective_artifact_type, parse_manifest
 from dockyard.domain.models import ManifestHead, NewManifest, Principal, Repository
@@ -21,7 +22,7 @@ from dockyard.errors import (
     ManifestUnknown,
 )
 from dockyard.metadata.registry_store import SqlRegistryStore
-from dockyard.ports import Clock
+from dockyard.ports import Clock, EventPublisher
 from dockyard.registry.image_ids import ImageFailure, ImageId, parse_image_id
 from dockyard.registry.pulls import PullRecorder
 from dockyard.registry.repositories import RepositoryService
@@ -54,8 +55,9 @@ class PutResult:
 
 class ImageService:
     def __init__(self, store: SqlRegistryStore, repos: RepositoryService, clock: Clock,
-                 pulls: PullRecorder) -> None:
+                 pulls: PullRecorder, events: EventPublisher) -> None:
         self.store = store
+        self.events = events
         self.pulls = pulls
         self.repos = repos
         self.clock = clock
@@ -121,6 +123,9 @@ class ImageService:
             raise ImageTagAlreadyExists(
                 f"The image tag '{tag}' already exists in the '{repo.name}' repository and "
                 f"cannot be overwritten because the repository is immutable.", {"tag": tag}) from None
+        if created or moved:
+            self.events.publish(ImagePushed(repo.name, repo.id, manifest.digest, parsed.media_type,
+                                            tag, created, self.clock.now()))
         return PutResult(manifest.digest, manifest.subject_digest, created, moved, parsed.media_type)
 
     def batch_delete(self, caller: Principal | None, name: str, image_ids: Sequence[Any],
@@ -148,15 +153,18 @@ class ImageService:
     def _delete_one(self, repo: Repository, image_id: ImageId) -> list[ImageId]:
         if image_id.digest is None:
             assert image_id.tag is not None
-            digest, _ = self.store.untag(repo.id, image_id.tag)
+            digest, image_deleted = self.store.untag(repo.id, image_id.tag)
             if digest is None:
                 raise ManifestUnknown("tag not found")
+            if image_deleted:
+                self.events.publish(ImageDeleted(repo.name, repo.id, digest, self.clock.now()))
             return [ImageId(digest, image_id.tag)]
         tags = self.store.tags_of(repo.id, image_id.digest)
         if image_id.tag and image_id.tag not in tags:
             raise ManifestUnknown("tag does not point to the digest")
         if not self.store.delete_manifest(repo.id, image_id.digest):
             raise ManifestUnknown("digest not found")
+        self.events.publish(ImageDeleted(repo.name, repo.id, image_id.digest, self.clock.now()))
         return [ImageId(image_id.digest, t) for t in tags] or [ImageId(image_id.digest)]
 
     @staticmethod
@@ -168,6 +176,8 @@ class ImageService:
         if reference.digest is not None:
             if not self.store.delete_manifest(repo.id, str(reference.digest)):
                 raise ManifestUnknown(f"manifest unknown: {reference.digest}")
+            self.events.publish(ImageDeleted(repo.name, repo.id, str(reference.digest),
+                                             self.clock.now()))
             return
         assert reference.tag is not None
         if not self.store.delete_tag(repo.id, reference.tag):

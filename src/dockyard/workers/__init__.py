@@ -1,0 +1,1 @@
+"""Background work: a job table with leases, a runner, schedules."""
