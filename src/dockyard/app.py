@@ -8,6 +8,7 @@ from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.types import Receive, Scope, Send
 
 from dockyard.ecr.app import EcrApp
+from dockyard.events.bus import EventBus
 from dockyard.errors import ServerError
 from dockyard.iam.authorizer import Authorizer
 from dockyard.iam.identity import IdentityService, NewKey
@@ -32,6 +33,8 @@ from dockyard.registry.uploads import UploadService
 from dockyard.services import Services
 from dockyard.settings import Settings
 from dockyard.storage.filesystem import FilesystemBlobStore
+from dockyard.workers.queue import JobQueue
+from dockyard.workers.runner import Runner
 
 
 def _blob_store(settings: Settings) -> BlobStore:
