@@ -1,4 +1,7 @@
-"""Schema migrations with Alembic, run programmatically on Dockyard's own engine."""
+"""Schema migrations with Alembic, run programmatically on Dockyard's own engine.
+
+Features may add migrations on their own branch (down_revision "0003" or later); every start
+upgrades to all heads."""
 
 from __future__ import annotations
 
@@ -18,6 +21,6 @@ def alembic_config(connection: object | None = None) -> Config:
     return config
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
+def upgrade(engine: Engine, revision: str = "heads") -> None:
     with engine.begin() as connection:
         command.upgrade(alembic_config(connection), revision)
