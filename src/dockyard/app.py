@@ -13,6 +13,7 @@ from dockyard.errors import ServerError
 from dockyard.iam.authorizer import Authorizer
 from dockyard.iam.identity import IdentityService, NewKey
 from dockyard.iam.secretbox import SecretBox
+from dockyard.metadata.access_store import SqlAccessStore
 from dockyard.metadata.engine import Database, make_engine
 from dockyard.metadata.identity_store import SqlIdentityStore
 from dockyard.metadata.image_store import SqlImageStore
@@ -54,13 +55,15 @@ def _database(settings: Settings) -> Database:
 
 def open_identity(settings: Settings, clock: Clock | None = None,
                   ) -> tuple[Database, IdentityService, Authorizer]:
+    clock = clock or SystemClock()
     db = _database(settings)
-    authz = Authorizer()
     box = SecretBox.from_settings(
         settings.secret_key.get_secret_value() if settings.secret_key else None,
         settings.data_dir.resolve())
-    return db, IdentityService(SqlIdentityStore(db), box, clock or SystemClock(), settings.region,
-                               authz), authz
+    authz = Authorizer(SqlAccessStore(db), account=lambda: identity.registry.registry_id,
+                       clock=clock)
+    identity = IdentityService(SqlIdentityStore(db), box, clock, settings.region, authz)
+    return db, identity, authz
 
 
 def bootstrap(settings: Settings) -> NewKey | None:

@@ -16,11 +16,21 @@ class RegistryInfo:
 
 @dataclass(frozen=True, slots=True)
 class Principal:
+    """An authenticated caller: an IAM user, or a role session from sts:AssumeRole.
+
+    ``policies`` holds every identity-policy document that applies to it (inline and attached,
+    the user's groups', or the role's), resolved when it authenticated.
+    """
+
     id: str
-    kind: str
+    kind: str  # user | assumed-role
     name: str
     arn: str
     policies: tuple[dict[str, Any], ...] = ()
+    account: str = ""
+    tags: dict[str, str] = field(default_factory=dict)
+    role_arn: str | None = None  # for role sessions: the role's ARN (what policies name)
+    session_name: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

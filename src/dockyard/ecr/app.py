@@ -21,6 +21,7 @@ from dockyard.errors import (
     UnknownOperation,
     ValidationError,
 )
+from dockyard.iam.request_context import RequestInfo, set_request
 from dockyard.services import Services
 
 log = logging.getLogger("dockyard.ecr")
@@ -36,6 +37,9 @@ class EcrApp:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
         request_id = str(uuid.uuid4())
+        client = scope.get("client")
+        set_request(RequestInfo(client[0] if client else None, scope.get("scheme") == "https",
+                                request.headers.get("user-agent"), request_id))
         try:
             response = await self._handle(request, scope)
         except DockyardError as exc:

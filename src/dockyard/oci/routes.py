@@ -11,6 +11,7 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from dockyard.errors import DockyardError, NameInvalid, Unauthenticated, Unsupported
+from dockyard.iam.request_context import RequestInfo, set_request
 from dockyard.oci import blob_routes as blobs
 from dockyard.oci import manifest_routes as manifests
 from dockyard.oci.http import API_VERSION, caller, error_response, internal_error
@@ -52,6 +53,8 @@ class OciApp:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
+        client = scope.get("client")
+        set_request(RequestInfo(client[0] if client else None, scope.get("scheme") == "https"))
         try:
             response = await self._dispatch(request, scope["path"][4:])
         except DockyardError as exc:
