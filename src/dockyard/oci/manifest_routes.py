@@ -99,7 +99,7 @@ async def catalog(request: Request, services: Services) -> Response:
     if n == 0:
         return _json({"repositories": []}, API_VERSION)
     repos, _ = services.repositories.describe(
-        who, max_results=MAX_PAGE if n is None else n + 1, after=last)
+        who, max_results=MAX_PAGE if n is None else n + 1, after=last, deny_if_none=False)
     names, headers = _paged(request, [r.name for r in repos], n, "/v2/_catalog")
     return _json({"repositories": names}, headers)
 

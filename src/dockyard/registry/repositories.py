@@ -7,9 +7,10 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from dockyard.domain.immutability import MODES, MUTABLE
+from dockyard.domain.immutability import MUTABLE, validate_tag_mutability
 from dockyard.domain.models import Principal, Repository
 from dockyard.domain.names import validate_repository_name
+from dockyard.domain.resource_tags import validate_tags
 from dockyard.errors import (
     InvalidParameter,
     RepositoryAlreadyExists,
@@ -62,27 +63,25 @@ class RepositoryService:
         return repo
 
     def create(self, caller: Principal | None, name: str, *, tag_mutability: str = MUTABLE,
-               mutability_exclusions: Sequence[dict[str, str]] = (), scan_on_push: bool = False,
-               encryption_type: str = "AES256", kms_key: str | None = None,
-               tags: Sequence[dict[str, str]] = ()) -> Repository:
+               mutability_exclusions: Sequence[dict[str, str]] | None = None,
+               scan_on_push: bool = False, encryption_type: str = "AES256",
+               kms_key: str | None = None, tags: Sequence[dict[str, str]] = ()) -> Repository:
+        """``mutability_exclusions`` None means the request gave no exclusion filters."""
         validate_repository_name(name)
         self.authz.check(caller, "ecr:CreateRepository", self.address.repository_arn(name))
-        if tag_mutability not in MODES:
-            raise InvalidParameter(
-                f"Invalid parameter at 'imageTagMutability' failed to satisfy constraint: "
-                f"'Member must satisfy enum value set: [{', '.join(MODES)}]'")
+        exclusions = validate_tag_mutability(tag_mutability, mutability_exclusions)
         if encryption_type not in ENCRYPTION_TYPES:
             raise InvalidParameter(
                 f"Invalid parameter at 'encryptionType' failed to satisfy constraint: "
                 f"'Member must satisfy enum value set: [{', '.join(ENCRYPTION_TYPES)}]'")
         if kms_key and encryption_type == "AES256":
             raise InvalidParameter("Invalid parameter: a KMS key can only be given with KMS encryption")
-        _validate_resource_tags(tags)
+        checked_tags = validate_tags(tags)
         try:
             return self.store.create_repository(Repository(
                 id=0, name=name, created_at=self.clock.now(), tag_mutability=tag_mutability,
-                mutability_exclusions=tuple(mutability_exclusions), scan_on_push=scan_on_push,
-                encryption_type=encryption_type, kms_key=kms_key, tags=tuple(tags)))
+                mutability_exclusions=exclusions, scan_on_push=scan_on_push,
+                encryption_type=encryption_type, kms_key=kms_key, tags=checked_tags))
         except RepositoryAlreadyExists:
             raise RepositoryAlreadyExists(
                 f"The repository with name '{name}' already exists in the registry with id "
@@ -90,7 +89,7 @@ class RepositoryService:
 
     def describe(self, caller: Principal | None, *, names: Sequence[str] | None = None,
                  next_token: str | None = None, max_results: int = 100, after: str | None = None,
-                 ) -> tuple[list[Repository], str | None]:
+                 deny_if_none: bool = True) -> tuple[list[Repository], str | None]:
         """Repositories the caller may describe, in name order, a page at a time."""
         if names is not None:
             for name in names:
@@ -107,8 +106,9 @@ class RepositoryService:
         page = self.store.list_repositories(after=after, limit=max_results + 1)
         visible = [r for r in page[:max_results] if self.authz.allowed(
             caller, "ecr:DescribeRepositories", self.address.repository_arn(r.name))]
-        if caller is None:
-            self.authz.check(caller, "ecr:DescribeRepositories", "*")
+        if caller is None or (not visible and deny_if_none):
+            # nothing to show: say why when the caller may not list repositories at all
+            self.authz.check(caller, "ecr:DescribeRepositories", self.address.repository_arn("*"))
         token = encode_token(page[max_results - 1].name) if len(page) > max_results else None
         return visible, token
 
@@ -133,13 +133,3 @@ def decode_token(token: str | None) -> str | None:
         return str(json.loads(base64.urlsafe_b64decode(token.encode()))["after"])
     except (ValueError, KeyError, TypeError):
         raise InvalidParameter("Invalid parameter at 'nextToken': the token is not valid") from None
-
-
-def _validate_resource_tags(tags: Sequence[dict[str, str]]) -> None:
-    for tag in tags:
-        key = tag.get("Key")
-        if not isinstance(key, str) or not 1 <= len(key) <= 128:
-            raise InvalidParameter("Invalid parameter at 'tags': each tag needs a Key of 1-128 characters")
-        if not isinstance(tag.get("Value", ""), str) or len(tag.get("Value", "")) > 256:
-            raise InvalidParameter("Invalid parameter at 'tags': a tag Value has at most 256 characters")
-
