@@ -221,3 +221,55 @@ class AccessDenied(DockyardError):
 class ServerError(DockyardError):
     oci_code, http_status = "UNKNOWN", 500
     aws_type, aws_status = "ServerException", 500
+
+
+# --- IAM and STS (query APIs; names and statuses from botocore's iam/sts models) ----------------
+class NoSuchEntity(NotFound):
+    aws_type, aws_status = "NoSuchEntity", 404
+
+
+class EntityAlreadyExists(Conflict):
+    aws_type, aws_status = "EntityAlreadyExists", 409
+
+
+class DeleteConflict(Conflict):
+    aws_type, aws_status = "DeleteConflict", 409
+
+
+class IamLimitExceeded(LimitExceeded):
+    aws_type, aws_status = "LimitExceeded", 409
+
+
+class MalformedPolicyDocument(InvalidParameter):
+    aws_type = "MalformedPolicyDocument"
+
+
+class InvalidInput(InvalidParameter):
+    aws_type = "InvalidInput"
+
+
+class PasswordPolicyViolation(InvalidParameter):
+    aws_type = "PasswordPolicyViolation"
+
+
+class PackedPolicyTooLarge(InvalidParameter):
+    aws_type = "PackedPolicyTooLarge"
+
+
+# --- lifecycle policies and storage quotas (issue 6; names from botocore's ECR model) -----------
+class LifecyclePolicyNotFound(NotFound):
+    aws_type = "LifecyclePolicyNotFoundException"
+
+
+class LifecyclePolicyPreviewNotFound(NotFound):
+    aws_type = "LifecyclePolicyPreviewNotFoundException"
+
+
+class LifecyclePolicyPreviewInProgress(Conflict):
+    aws_type = "LifecyclePolicyPreviewInProgressException"
+
+
+class QuotaExceeded(LimitExceeded):
+    """A push would take a repository past its storage quota (bytes or image count)."""
+
+    oci_code, http_status = "DENIED", 403

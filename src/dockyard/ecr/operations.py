@@ -26,7 +26,25 @@ from dockyard.ecr.layers import (
     initiate_layer_upload,
     upload_layer_part,
 )
+from dockyard.ecr.policies import (
+    delete_registry_policy,
+    delete_repository_policy,
+    describe_registry,
+    get_account_setting,
+    get_registry_policy,
+    get_repository_policy,
+    put_account_setting,
+    put_registry_policy,
+    set_repository_policy,
+)
 from dockyard.ecr.repositories import create_repository, delete_repository, describe_repositories
+from dockyard.ecr.repository_settings import (
+    list_tags_for_resource,
+    put_image_scanning_configuration,
+    put_image_tag_mutability,
+    tag_resource,
+    untag_resource,
+)
 
 # An operation returns the response document, or an awaitable of it (operations that stream bytes).
 Operation = Callable[[Call], dict[str, Any] | Awaitable[dict[str, Any]]]
@@ -47,20 +65,30 @@ IMPLEMENTED: dict[str, Operation] = {
     "UploadLayerPart": upload_layer_part,
     "CompleteLayerUpload": complete_layer_upload,
     "GetDownloadUrlForLayer": get_download_url_for_layer,
+    "PutImageTagMutability": put_image_tag_mutability,
+    "PutImageScanningConfiguration": put_image_scanning_configuration,
+    "TagResource": tag_resource,
+    "UntagResource": untag_resource,
+    "ListTagsForResource": list_tags_for_resource,
+    "SetRepositoryPolicy": set_repository_policy,
+    "GetRepositoryPolicy": get_repository_policy,
+    "DeleteRepositoryPolicy": delete_repository_policy,
+    "PutRegistryPolicy": put_registry_policy,
+    "GetRegistryPolicy": get_registry_policy,
+    "DeleteRegistryPolicy": delete_registry_policy,
+    "DescribeRegistry": describe_registry,
+    "GetAccountSetting": get_account_setting,
+    "PutAccountSetting": put_account_setting,
 }
 
 # operation -> the issue that brings it
 PENDING: dict[str, int] = {
     **dict.fromkeys([
-        "DeleteRepositoryPolicy", "DescribeRegistry",
-        "GetRepositoryPolicy", "ListTagsForResource",
-        "PutImageTagMutability", "PutImageScanningConfiguration", "SetRepositoryPolicy",
-        "TagResource", "UntagResource",
-        "GetRegistryPolicy", "PutRegistryPolicy", "DeleteRegistryPolicy", "PutReplicationConfiguration",
+        "PutReplicationConfiguration",
         "CreatePullThroughCacheRule", "DeletePullThroughCacheRule", "DescribePullThroughCacheRules",
         "UpdatePullThroughCacheRule", "ValidatePullThroughCacheRule", "CreateRepositoryCreationTemplate",
         "DeleteRepositoryCreationTemplate", "DescribeRepositoryCreationTemplates",
-        "UpdateRepositoryCreationTemplate", "GetAccountSetting", "PutAccountSetting",
+        "UpdateRepositoryCreationTemplate",
         "PutSigningConfiguration", "GetSigningConfiguration", "DeleteSigningConfiguration",
         "DescribeImageSigningStatus", "UpdateImageStorageClass", "DescribeImageReplicationStatus",
         "ListPullTimeUpdateExclusions", "RegisterPullTimeUpdateExclusion",

@@ -17,7 +17,7 @@ def create_repository(call: Call) -> dict[str, Any]:
         call.caller,
         call.required("repositoryName"),
         tag_mutability=call.optional("imageTagMutability", str, "MUTABLE"),
-        mutability_exclusions=call.optional("imageTagMutabilityExclusionFilters", list, []),
+        mutability_exclusions=call.optional("imageTagMutabilityExclusionFilters", list),
         scan_on_push=bool(scanning.get("scanOnPush", False)),
         encryption_type=encryption.get("encryptionType", "AES256"),
         kms_key=encryption.get("kmsKey"),

@@ -31,7 +31,9 @@ def repository(repo: Repository, address: RegistryAddress) -> dict[str, Any]:
     return shape
 
 
-def image_detail(record: ManifestRecord, name: str, registry_id: str) -> dict[str, Any]:
+def image_detail(record: ManifestRecord, name: str, registry_id: str,
+                 scan: Any = None) -> dict[str, Any]:
+    """``scan``: the image's ``metadata.scan_store.ScanRecord``, when it was scanned."""
     detail: dict[str, Any] = {
         "registryId": registry_id,
         "repositoryName": name,
@@ -48,4 +50,19 @@ def image_detail(record: ManifestRecord, name: str, registry_id: str) -> dict[st
         detail["lastRecordedPullTime"] = timestamp(record.last_pulled_at)
     if record.subject_digest:
         detail["subjectManifestDigest"] = record.subject_digest
+    if scan is not None:
+        detail["imageScanStatus"] = image_scan_status(scan)
+        if scan.completed_at:
+            summary: dict[str, Any] = {"imageScanCompletedAt": timestamp(scan.completed_at),
+                                       "findingSeverityCounts": dict(scan.severity_counts)}
+            if scan.source_updated_at:
+                summary["vulnerabilitySourceUpdatedAt"] = timestamp(scan.source_updated_at)
+            detail["imageScanFindingsSummary"] = summary
     return detail
+
+
+def image_scan_status(scan: Any) -> dict[str, Any]:
+    status: dict[str, Any] = {"status": scan.status}
+    if scan.description:
+        status["description"] = scan.description
+    return status

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 from dockyard.domain.digest import Digest
@@ -53,11 +53,12 @@ class _Hashing:
 
 class UploadService:
     def __init__(self, store: SqlRegistryStore, blobs: BlobStore, repos: RepositoryService,
-                 clock: Clock) -> None:
+                 clock: Clock, blob_mounting: Callable[[], bool] = lambda: True) -> None:
         self.store = store
         self.blobs = blobs
         self.repos = repos
         self.clock = clock
+        self.blob_mounting = blob_mounting  # the BLOB_MOUNTING account setting, read per mount
         self._hashing: dict[str, _Hashing] = {}
 
     def start(self, caller: Principal | None, name: str) -> Upload:
@@ -75,18 +76,21 @@ class UploadService:
               source: str | None) -> Upload | None:
         """Link a blob from ``source`` (or any repository the caller can read, when it holds it).
 
-        Returns None when mounted; otherwise a fresh upload to push the blob normally.
+        Returns None when mounted; otherwise a fresh upload to push the blob normally. As in ECR,
+        nothing is mounted while the BLOB_MOUNTING account setting is DISABLED, nor between
+        repositories whose encryption configurations differ.
         """
         repo = self.repos.find(caller, name, INITIATE)
         size = None
         if source and source != name and self.repos.authz.allowed(
-                caller, _PULL, self.repos.address.repository_arn(source)):
+                caller, _PULL, self.repos.address.repository_arn(source)) and self.blob_mounting():
             source_repo = self.store.get_repository(source)
-            if source_repo is not None:
+            if source_repo is not None and (source_repo.encryption_type, source_repo.kms_key) == (
+                    repo.encryption_type, repo.kms_key):
                 size = self.store.linked_blob_size(source_repo.id, str(digest))
-        if size is None or not self.blobs.exists(digest):
+        if size is None or not self.store.link_blob(repo.id, str(digest), size, self.clock.now(),
+                                                    stored=lambda: self.blobs.exists(digest)):
             return self._start(repo)
-        self.store.link_blob(repo.id, str(digest), size, self.clock.now())
         return None
 
     async def put_small(self, caller: Principal | None, name: str, digest: Digest, data: bytes) -> None:
@@ -96,8 +100,7 @@ class UploadService:
         if Digest.of(data, digest.algorithm) != digest:
             raise DigestInvalid("provided digest did not match uploaded content",
                                 {"digest": str(digest)})
-        self.blobs.put(digest, data)
-        self.store.link_blob(repo.id, str(digest), len(data), self.clock.now())
+        self._link_stored(repo, digest, len(data), lambda: self.blobs.put(digest, data))
 
     def status(self, caller: Principal | None, name: str, upload_id: str) -> Upload:
         repo = self.repos.find(caller, name, UPLOAD_PART)
@@ -164,11 +167,29 @@ class UploadService:
         if not self._digest_matches(upload, digest):
             raise DigestInvalid("provided digest did not match uploaded content",
                                 {"digest": str(digest)})
-        self.blobs.commit_upload(upload.id, digest, upload.size)
-        self.store.link_blob(repo.id, str(digest), upload.size, self.clock.now())
-        self.store.delete_upload(upload.id)
-        self._hashing.pop(upload.id, None)
+        try:
+            self._link_stored(repo, digest, upload.size,
+                              lambda: self.blobs.commit_upload(upload.id, digest, upload.size))
+        finally:
+            self.store.delete_upload(upload.id)
+            self.blobs.delete_upload(upload.id)
+            self._hashing.pop(upload.id, None)
         return digest
+
+    def _link_stored(self, repo: Repository, digest: Digest, size: int,
+                     store_bytes: Callable[[], None]) -> None:
+        """Link a verified blob to the file already stored for it, else store these bytes and
+        link them. The file is checked in the linking transaction, where the garbage collector
+        cannot take it away (docs/architecture.md, "Blobs and uploads")."""
+        def stored() -> bool:
+            return self.blobs.exists(digest)
+
+        if stored() and self.store.link_blob(repo.id, str(digest), size, self.clock.now(), stored):
+            return
+        store_bytes()
+        if not self.store.link_blob(repo.id, str(digest), size, self.clock.now(), stored):
+            raise UploadInvalid("the blob was reclaimed by garbage collection while it was being "
+                                "stored; upload it again", {"digest": str(digest)})
 
     async def complete_layer(self, caller: Principal | None, name: str, upload_id: str,
                              digest: Digest) -> Digest:
