@@ -24,7 +24,7 @@ class Digest:
 
     @classmethod
     def parse(cls, text: str) -> "Digest":
-        match = _DIGEST_RE.match(text or "")
+        match = _DIGEST_RE.fullmatch(text or "") if isinstance(text, str) else None
         if match is None:
             raise DigestInvalid(f"invalid digest {text!r}: expected algorithm:hex", {"digest": text})
         algorithm, encoded = match.groups()

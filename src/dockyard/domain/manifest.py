@@ -56,6 +56,8 @@ def parse_manifest(body: bytes, content_type: str | None) -> ParsedManifest:
         doc = json.loads(body)
     except (UnicodeDecodeError, ValueError) as exc:
         raise ManifestInvalid(f"manifest is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise ManifestInvalid("manifest JSON is nested too deeply") from None
     if not isinstance(doc, dict):
         raise ManifestInvalid("manifest must be a JSON object")
     media_type = _media_type(doc, _base_type(content_type))
@@ -144,7 +146,7 @@ def _descriptor(raw: Any, field: str) -> Descriptor:
     media_type, digest, size = raw.get("mediaType"), raw.get("digest"), raw.get("size")
     if not isinstance(media_type, str) or not media_type:
         raise ManifestInvalid(f"{field}: descriptor requires mediaType")
-    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+    if not isinstance(size, int) or isinstance(size, bool) or not 0 <= size < 2**63:
         raise ManifestInvalid(f"{field}: descriptor requires a non-negative integer size")
     if not isinstance(digest, str):
         raise ManifestInvalid(f"{field}: descriptor requires a digest")

@@ -31,6 +31,11 @@ class Principal:
     tags: dict[str, str] = field(default_factory=dict)
     role_arn: str | None = None  # for role sessions: the role's ARN (what policies name)
     session_name: str | None = None
+    username: str | None = None  # aws:username (IAM users only)
+    user_id: str | None = None  # aws:userid: AIDA... for users, AROA...:session for sessions
+    # Session policies given to AssumeRole: when present, a session may do only what both its
+    # role's policies (``policies``) and every one of these allow (AWS's intersection).
+    session_policies: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

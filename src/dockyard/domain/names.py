@@ -7,8 +7,9 @@ import re
 from dockyard.errors import NameInvalid, TagInvalid
 
 # ECR CreateRepository: 2-256 characters matching this pattern (botocore's ECR model).
-_REPOSITORY_RE = re.compile(r"^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$")
-_TAG_RE = re.compile(r"^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$")
+_REPOSITORY_RE = re.compile(
+    r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*")
+_TAG_RE = re.compile(r"[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}")
 MIN_NAME, MAX_NAME = 2, 256
 
 
@@ -19,18 +20,18 @@ def validate_repository_name(name: str) -> str:
             f"'Member must have length between {MIN_NAME} and {MAX_NAME}'",
             {"name": name},
         )
-    if _REPOSITORY_RE.match(name) is None:
+    if _REPOSITORY_RE.fullmatch(name) is None:
         raise NameInvalid(
             "Invalid parameter at 'repositoryName' failed to satisfy constraint: "
             "'must satisfy regular expression "
-            "'(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*''",
+            "'[a-z0-9]+((\\.|_|__|-+)[a-z0-9]+)*(\\/[a-z0-9]+((\\.|_|__|-+)[a-z0-9]+)*)*''",
             {"name": name},
         )
     return name
 
 
 def validate_tag(tag: str) -> str:
-    if not isinstance(tag, str) or _TAG_RE.match(tag) is None:
+    if not isinstance(tag, str) or _TAG_RE.fullmatch(tag) is None:
         raise TagInvalid(
             f"invalid tag {tag!r}: must match [a-zA-Z0-9_][a-zA-Z0-9._-]{{0,127}}", {"tag": tag}
         )
