@@ -312,7 +312,8 @@ def test_descriptor_size_is_an_int64() -> None:
 
 
 @pytest.mark.parametrize("body", [b"[" * 100_000 + b"]" * 100_000,
-                                  b'{"a":' * 50_000 + b"1" + b"}" * 50_000])
+                                  b'{"a":' * 50_000 + b"1" + b"}" * 50_000],
+                         ids=["arrays", "objects"])
 def test_deeply_nested_json_is_manifest_invalid(body: bytes) -> None:
     with pytest.raises(ManifestInvalid):
         parse_manifest(body, OCI_MANIFEST)
