@@ -2,7 +2,6 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-SYSTEM_TOOLS := docker.io skopeo podman
 
 .PHONY: run test system-tools venv bench
 
@@ -23,6 +22,8 @@ system-tools:
 	command -v dockerd >/dev/null || missing="$$missing docker.io"; \
 	command -v skopeo >/dev/null || missing="$$missing skopeo"; \
 	command -v podman >/dev/null || missing="$$missing podman"; \
+	command -v go >/dev/null || missing="$$missing golang-go"; \
+	command -v rpmbuild >/dev/null || missing="$$missing rpm"; \
 	if [ -n "$$missing" ]; then \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	fi

@@ -3,25 +3,41 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
+from typing import cast
 
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.types import Receive, Scope, Send
 
+from dockyard.domain.events import RepositoryDeleted
+from dockyard.audit.log import AuditLog
 from dockyard.ecr.app import EcrApp
 from dockyard.events.bus import EventBus
 from dockyard.errors import ServerError
+from dockyard.gc.collector import GarbageCollector
+from dockyard.gc.usage import StorageUsage
 from dockyard.iam.authorizer import Authorizer
+from dockyard.iam.directory import Directory
+from dockyard.iam.permissions import Permissions
+from dockyard.iam.sts import TokenService
+from dockyard.iamapi.app import IamQueryApp
 from dockyard.iam.identity import IdentityService, NewKey
 from dockyard.iam.secretbox import SecretBox
 from dockyard.metadata.access_store import SqlAccessStore
+from dockyard.lifecycle.service import LifecycleService
+from dockyard.metadata.audit_store import SqlAuditStore
 from dockyard.metadata.engine import Database, make_engine
+from dockyard.metadata.gc_store import SqlGcStore
 from dockyard.metadata.identity_store import SqlIdentityStore
 from dockyard.metadata.image_store import SqlImageStore
+from dockyard.metadata.lifecycle_store import SqlLifecycleStore
 from dockyard.metadata.migrate import upgrade
 from dockyard.metadata.registry_store import SqlRegistryStore
+from dockyard.metadata.scan_store import SqlScanStore
 from dockyard.metadata.settings_store import SqlSettingsStore
+from dockyard.metadata.usage_store import SqlUsageStore
 from dockyard.oci.routes import OciApp
-from dockyard.ports import BlobStore, Clock, SystemClock
+from dockyard.ports import BlobStore, Clock, CollectableBlobStore, SystemClock
 from dockyard.registry.account_settings import AccountSettingsService
 from dockyard.registry.blobs import BlobService
 from dockyard.registry.image_catalog import ImageCatalog
@@ -31,6 +47,8 @@ from dockyard.registry.pulls import PullRecorder
 from dockyard.registry.repositories import RegistryAddress, RepositoryService
 from dockyard.registry.repository_settings import RepositorySettingsService
 from dockyard.registry.uploads import UploadService
+from dockyard.scanning.sbom_route import PREFIX as SBOM_PREFIX, SbomRoute
+from dockyard.scanning.service import ScanService
 from dockyard.services import Services
 from dockyard.settings import Settings
 from dockyard.storage.filesystem import FilesystemBlobStore
@@ -62,16 +80,20 @@ def open_identity(settings: Settings, clock: Clock | None = None,
         settings.data_dir.resolve())
     authz = Authorizer(SqlAccessStore(db), account=lambda: identity.registry.registry_id,
                        clock=clock)
-    identity = IdentityService(SqlIdentityStore(db), box, clock, settings.region, authz)
+    identity = IdentityService(SqlIdentityStore(db), box, clock, settings.region, authz,
+                               token_ttl=timedelta(seconds=settings.token_ttl_seconds))
     return db, identity, authz
 
 
 def bootstrap(settings: Settings) -> NewKey | None:
     """Create the registry and its administrator on the first start (see ``IdentityService``)."""
-    _, identity, _ = open_identity(settings)
+    db, identity, _ = open_identity(settings)
     secret = settings.admin_secret_access_key
-    return identity.bootstrap(settings.admin_access_key_id,
-                              secret.get_secret_value() if secret else None)
+    try:
+        return identity.bootstrap(settings.admin_access_key_id,
+                                  secret.get_secret_value() if secret else None)
+    finally:
+        db.engine.dispose()  # no SQLite connection may outlive this (see `dockyard serve`)
 
 
 def build_services(settings: Settings, clock: Clock | None = None) -> Services:
@@ -86,26 +108,47 @@ def _assemble(settings: Settings, db: Database, identity: IdentityService, authz
     store = SqlRegistryStore(db)
     info = identity.registry
     address = RegistryAddress(info.registry_id, info.region, settings.registry_host)
-    repos = RepositoryService(store, blobs, authz, clock, address)
+    events = EventBus()
+    repos = RepositoryService(store, blobs, authz, clock, address, events)
     pulls = PullRecorder(SqlImageStore(db), clock)
     settings_store = SqlSettingsStore(db)
     account = AccountSettingsService(settings_store, authz, address)
-    events = EventBus()
     jobs = JobQueue(db, clock)
+    runner = Runner(jobs)
+    lifecycle = LifecycleService(SqlLifecycleStore(db), repos, jobs, clock, events)
+    lifecycle.register(runner, timedelta(seconds=settings.lifecycle_interval_seconds))
+    gc = GarbageCollector(SqlGcStore(db), cast(CollectableBlobStore, blobs), clock,
+                          grace=timedelta(seconds=settings.gc_grace_seconds),
+                          upload_timeout=timedelta(seconds=settings.upload_timeout_seconds),
+                          jobs=jobs)
+    gc.register(runner, timedelta(seconds=settings.gc_interval_seconds))
+    events.subscribe(RepositoryDeleted, gc.on_repository_deleted)
+    scanning = ScanService(SqlScanStore(db), SqlImageStore(db), blobs, repos, jobs, authz, clock)
+    scanning.attach(events, runner)
+    account_id = lambda: identity.registry.registry_id  # noqa: E731
+    directory = Directory(identity.iam_store, identity, authz, clock, account_id)
     return Services(
         settings=settings,
         identity=identity,
         repositories=repos,
         uploads=UploadService(store, blobs, repos, clock, account.blob_mounting_enabled),
         images=ImageService(store, repos, clock, pulls, events),
-        catalog=ImageCatalog(SqlImageStore(db), store, repos, pulls),
-        blobs=BlobService(store, blobs, repos, lambda: identity.signer, clock),
+        catalog=ImageCatalog(SqlImageStore(db), store, repos, pulls, scanning.summaries),
+        blobs=BlobService(store, blobs, repos, lambda: identity.signer, clock, gc.touched),
         repository_settings=RepositorySettingsService(settings_store, repos),
         policies=PolicyService(settings_store, repos, authz),
         account_settings=account,
         events=events,
         jobs=jobs,
-        runner=Runner(jobs),
+        runner=runner,
+        scanning=scanning,
+        lifecycle=lifecycle,
+        gc=gc,
+        usage=StorageUsage(SqlUsageStore(db), repos),
+        directory=directory,
+        permissions=Permissions(identity.iam_store, directory, authz, clock, account_id),
+        sts=TokenService(identity.iam_store, identity.box, clock, account_id),
+        audit=AuditLog(SqlAuditStore(db), clock, account_id, info.region),
     )
 
 
@@ -116,6 +159,9 @@ class DockyardApp:
         self.services = services
         self.oci = OciApp(services)
         self.aws = EcrApp(services)
+        self.iam = IamQueryApp(services)
+        self.sbom = (SbomRoute(services.scanning, services.identity.authenticate_password)
+                     if services.scanning is not None else None)
         self._runner_task: asyncio.Task[None] | None = None
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
@@ -144,9 +190,14 @@ class DockyardApp:
         elif path == "/v2":
             await self.oci({**scope, "path": "/v2/"}, receive, send)
         elif path == "/" and scope["method"] == "POST":
-            await self.aws(scope, receive, send)
+            if _is_query_api(scope):  # IAM/STS: form body with Action=...; ECR: X-Amz-Target
+                await self.iam(scope, receive, send)
+            else:
+                await self.aws(scope, receive, send)
         elif path in ("/healthz", "/readyz"):
             await JSONResponse({"status": "ok"})(scope, receive, send)
+        elif path.startswith(SBOM_PREFIX) and self.sbom is not None:
+            await self.sbom(scope, receive, send)
         elif path == "/":
             info = self.services.identity.registry
             await PlainTextResponse(
@@ -155,6 +206,17 @@ class DockyardApp:
             await PlainTextResponse("not found\n", 404)(scope, receive, send)
 
 
+
+
+def _is_query_api(scope: Scope) -> bool:
+    """A form-encoded POST without ``X-Amz-Target``: the IAM/STS query protocol."""
+    form = False
+    for name, value in scope.get("headers", ()):
+        if name == b"x-amz-target":
+            return False
+        if name == b"content-type":
+            form = value.split(b";", 1)[0].strip().lower() == b"application/x-www-form-urlencoded"
+    return form
 
 
 def create_app(settings: Settings | None = None) -> DockyardApp:

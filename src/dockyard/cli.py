@@ -37,8 +37,12 @@ def serve(host: str | None, port: int | None, data_dir: Path | None, workers: in
     from dockyard.app import bootstrap, open_identity
 
     created = bootstrap(settings)
-    _, identity, _ = open_identity(settings)
+    db, identity, _ = open_identity(settings)
     info = identity.registry
+    # Granian forks the workers: an SQLite connection open across fork leaves a worker believing
+    # it holds file locks it does not, and another process (a CLI command) may then checkpoint and
+    # delete the WAL under it, losing its writes. Close every connection before serving.
+    db.engine.dispose()
     if created is not None:
         _print_first_start(settings, info.registry_id, created.access_key_id,
                            None if settings.admin_secret_access_key else created.secret_access_key)
@@ -148,6 +152,38 @@ def worker() -> None:
     click.echo(f"worker {services.runner.owner} running jobs: {', '.join(services.runner.handlers)}",
                err=True)
     asyncio.run(services.runner.run_forever())
+
+
+def _add_scanning_commands() -> None:
+    from dockyard.scanning.commands import sbom_command, vulndb
+
+    main.add_command(vulndb)
+    main.add_command(sbom_command)
+
+
+_add_scanning_commands()
+
+
+def _add_lifecycle_and_gc_commands() -> None:
+    from dockyard.gc.commands import gc_command, quota, storage
+    from dockyard.lifecycle.commands import lifecycle
+
+    for command in (lifecycle, gc_command, storage, quota):
+        main.add_command(command)
+
+
+_add_lifecycle_and_gc_commands()
+
+
+def _add_iam_and_audit_commands() -> None:
+    from dockyard.audit.commands import audit
+    from dockyard.iamapi.commands import iam
+
+    for command in (iam, audit):
+        main.add_command(command)
+
+
+_add_iam_and_audit_commands()
 
 
 @main.command()

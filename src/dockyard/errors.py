@@ -73,6 +73,15 @@ class RangeInvalid(InvalidParameter):
     aws_type = "InvalidLayerPartException"
 
 
+class RangeNotSatisfiable(RangeInvalid):
+    """A download's Range lies outside the blob (answered with ``Content-Range: bytes */size``)."""
+
+
+class RouteUnknown(DockyardError):
+    oci_code, http_status = "UNSUPPORTED", 404
+    aws_type, aws_status = "UnknownOperationException", 404
+
+
 class UploadInvalid(InvalidParameter):
     oci_code = "BLOB_UPLOAD_INVALID"
     aws_type = "InvalidLayerPartException"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from dockyard.events.bus import EventBus
 from dockyard.iam.identity import IdentityService
@@ -17,6 +18,16 @@ from dockyard.registry.uploads import UploadService
 from dockyard.settings import Settings
 from dockyard.workers.queue import JobQueue
 from dockyard.workers.runner import Runner
+
+if TYPE_CHECKING:
+    from dockyard.gc.collector import GarbageCollector
+    from dockyard.gc.usage import StorageUsage
+    from dockyard.lifecycle.service import LifecycleService
+    from dockyard.scanning.service import ScanService
+    from dockyard.audit.log import AuditLog
+    from dockyard.iam.directory import Directory
+    from dockyard.iam.permissions import Permissions
+    from dockyard.iam.sts import TokenService
 
 
 @dataclass(frozen=True)
@@ -34,3 +45,12 @@ class Services:
     events: EventBus
     jobs: JobQueue
     runner: Runner
+    scanning: ScanService | None = None
+    lifecycle: LifecycleService | None = None
+    gc: GarbageCollector | None = None
+    usage: StorageUsage | None = None
+    # IAM (issue 4): users/groups/roles, managed and inline policies, STS, the audit trail
+    directory: Directory | None = None
+    permissions: Permissions | None = None
+    sts: TokenService | None = None
+    audit: AuditLog | None = None

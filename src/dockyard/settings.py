@@ -36,6 +36,12 @@ class Settings(BaseSettings):
     token_ttl_seconds: int = 12 * 3600
     log_level: str = "INFO"
     upload_timeout_seconds: int = 24 * 3600
+    # Lifecycle policies run this often (seconds, default daily); also `dockyard lifecycle run`
+    lifecycle_interval_seconds: int = 24 * 3600
+    # Garbage collection: a blob no repository references is reclaimed once it has been
+    # unreferenced, and untouched by any push, for the grace period; GC runs every interval.
+    gc_grace_seconds: int = 3600
+    gc_interval_seconds: int = 3600
     # Run background jobs (scans, lifecycle, GC) inside the server; false when `dockyard worker` does
     jobs_in_server: bool = True
 

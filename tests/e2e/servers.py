@@ -44,6 +44,7 @@ class DockyardProcess:
     access_key_id: str | None = ADMIN_ACCESS_KEY_ID
     secret_access_key: str | None = ADMIN_SECRET_ACCESS_KEY
     extra_env: dict[str, str] = field(default_factory=dict)
+    session: bool = False  # the session-wide server (its log goes with every failure)
     proc: subprocess.Popen | None = None
     starts: int = 0
 

@@ -46,7 +46,11 @@ class ParsedManifest:
         return self.media_type in INDEX_MEDIA_TYPES
 
     def layers_size(self) -> int:
-        return sum(d.size for d in self.blobs)
+        """ECR's imageSizeInBytes of an image manifest: the sum of its layers."""
+        total = sum(d.size for d in self.blobs[1:])
+        if total >= 2**63:
+            raise ManifestInvalid("the layers of this manifest add up to more than 2^63 bytes")
+        return total
 
 
 def parse_manifest(body: bytes, content_type: str | None) -> ParsedManifest:
@@ -99,12 +103,8 @@ def parse_manifest(body: bytes, content_type: str | None) -> ParsedManifest:
 
 
 def effective_artifact_type(manifest: ParsedManifest) -> str | None:
-    """The referrers API's artifactType: the field, else the config media type (not the empty one)."""
-    if manifest.artifact_type:
-        return manifest.artifact_type
-    if manifest.config_media_type and manifest.config_media_type != OCI_EMPTY_CONFIG:
-        return manifest.config_media_type
-    return None
+    """The referrers API's artifactType: the field, else the config descriptor's media type."""
+    return manifest.artifact_type or manifest.config_media_type
 
 
 def _base_type(content_type: str | None) -> str | None:

@@ -75,7 +75,7 @@ class EcrApp:
             raise UnknownOperation(f"Operation {name} is not supported by this registry{detail}")
         try:
             params = json.loads(body) if body else {}
-        except ValueError:
+        except (ValueError, RecursionError):
             raise ValidationError("Request body is not valid JSON") from None
         if not isinstance(params, dict):
             raise ValidationError("Request body must be a JSON object")

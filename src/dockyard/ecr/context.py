@@ -34,6 +34,16 @@ class Call:
                                   f"satisfy constraint: Member must be of type {kind.__name__}")
         return value
 
+    def scan_on_push(self, default: bool = False) -> bool:
+        """``imageScanningConfiguration.scanOnPush``, which must be a JSON boolean."""
+        config = self.optional("imageScanningConfiguration", dict, {})
+        value = config.get("scanOnPush", default)
+        if not isinstance(value, bool):
+            raise ValidationError("1 validation error detected: Value at "
+                                  "'imageScanningConfiguration.scanOnPush' failed to satisfy "
+                                  "constraint: Member must be of type boolean")
+        return value
+
     def check_registry(self) -> None:
         registry_id = self.optional("registryId")
         own = self.services.identity.registry.registry_id

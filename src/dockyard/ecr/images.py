@@ -64,8 +64,9 @@ def describe_images(call: Call) -> dict[str, Any]:
         call.caller, name, image_ids=image_ids, tag_status=_tag_status(call),
         next_token=call.optional("nextToken"), limit=_max_results(call, 100))
     registry_id = call.services.identity.registry.registry_id
-    return _with_token({"imageDetails": [shapes.image_detail(r, name, registry_id) for r in records]},
-                       token)
+    scans = call.services.catalog.scan_summaries(name, [r.digest for r in records])
+    return _with_token({"imageDetails": [shapes.image_detail(r, name, registry_id, scans.get(r.digest))
+                                         for r in records]}, token)
 
 
 def batch_get_image(call: Call) -> dict[str, Any]:

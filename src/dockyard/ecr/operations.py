@@ -26,6 +26,13 @@ from dockyard.ecr.layers import (
     initiate_layer_upload,
     upload_layer_part,
 )
+from dockyard.ecr.lifecycle import (
+    delete_lifecycle_policy,
+    get_lifecycle_policy,
+    get_lifecycle_policy_preview,
+    put_lifecycle_policy,
+    start_lifecycle_policy_preview,
+)
 from dockyard.ecr.policies import (
     delete_registry_policy,
     delete_repository_policy,
@@ -38,6 +45,13 @@ from dockyard.ecr.policies import (
     set_repository_policy,
 )
 from dockyard.ecr.repositories import create_repository, delete_repository, describe_repositories
+from dockyard.ecr.scanning import (
+    batch_get_repository_scanning_configuration,
+    describe_image_scan_findings,
+    get_registry_scanning_configuration,
+    put_registry_scanning_configuration,
+    start_image_scan,
+)
 from dockyard.ecr.repository_settings import (
     list_tags_for_resource,
     put_image_scanning_configuration,
@@ -79,6 +93,16 @@ IMPLEMENTED: dict[str, Operation] = {
     "DescribeRegistry": describe_registry,
     "GetAccountSetting": get_account_setting,
     "PutAccountSetting": put_account_setting,
+    "StartImageScan": start_image_scan,
+    "DescribeImageScanFindings": describe_image_scan_findings,
+    "PutRegistryScanningConfiguration": put_registry_scanning_configuration,
+    "GetRegistryScanningConfiguration": get_registry_scanning_configuration,
+    "BatchGetRepositoryScanningConfiguration": batch_get_repository_scanning_configuration,
+    "PutLifecyclePolicy": put_lifecycle_policy,
+    "GetLifecyclePolicy": get_lifecycle_policy,
+    "DeleteLifecyclePolicy": delete_lifecycle_policy,
+    "StartLifecyclePolicyPreview": start_lifecycle_policy_preview,
+    "GetLifecyclePolicyPreview": get_lifecycle_policy_preview,
 }
 
 # operation -> the issue that brings it
@@ -94,12 +118,4 @@ PENDING: dict[str, int] = {
         "ListPullTimeUpdateExclusions", "RegisterPullTimeUpdateExclusion",
         "DeregisterPullTimeUpdateExclusion",
     ], 3),
-    **dict.fromkeys([
-        "DescribeImageScanFindings", "StartImageScan", "GetRegistryScanningConfiguration",
-        "PutRegistryScanningConfiguration", "BatchGetRepositoryScanningConfiguration",
-    ], 5),
-    **dict.fromkeys([
-        "PutLifecyclePolicy", "GetLifecyclePolicy", "DeleteLifecyclePolicy",
-        "StartLifecyclePolicyPreview", "GetLifecyclePolicyPreview",
-    ], 6),
 }

@@ -11,14 +11,13 @@ from dockyard.errors import InvalidParameter
 
 def create_repository(call: Call) -> dict[str, Any]:
     call.check_registry()
-    scanning = call.optional("imageScanningConfiguration", dict, {})
     encryption = call.optional("encryptionConfiguration", dict, {})
     repo = call.services.repositories.create(
         call.caller,
         call.required("repositoryName"),
         tag_mutability=call.optional("imageTagMutability", str, "MUTABLE"),
         mutability_exclusions=call.optional("imageTagMutabilityExclusionFilters", list),
-        scan_on_push=bool(scanning.get("scanOnPush", False)),
+        scan_on_push=call.scan_on_push(),
         encryption_type=encryption.get("encryptionType", "AES256"),
         kms_key=encryption.get("kmsKey"),
         tags=call.optional("tags", list, []),

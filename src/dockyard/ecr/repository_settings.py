@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 from dockyard.ecr.context import Call
-from dockyard.errors import ValidationError
 
 
 def put_image_tag_mutability(call: Call) -> dict[str, Any]:
@@ -27,11 +26,8 @@ def put_image_tag_mutability(call: Call) -> dict[str, Any]:
 def put_image_scanning_configuration(call: Call) -> dict[str, Any]:
     call.check_registry()
     name = call.required("repositoryName")
-    scan_on_push = call.required("imageScanningConfiguration", dict).get("scanOnPush", False)
-    if not isinstance(scan_on_push, bool):
-        raise ValidationError("1 validation error detected: Value at "
-                              "'imageScanningConfiguration.scanOnPush' failed to satisfy "
-                              "constraint: Member must be of type boolean")
+    call.required("imageScanningConfiguration", dict)
+    scan_on_push = call.scan_on_push()
     repo = call.services.repository_settings.put_scanning_configuration(call.caller, name,
                                                                          scan_on_push)
     return {

@@ -2,19 +2,29 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import secrets
 import string
 import time
 from dataclasses import dataclass
 from datetime import timedelta
 
+from dockyard.domain.iam import USER, IamRole, StsSession
 from dockyard.domain.models import AccessKey, Principal, RegistryInfo
-from dockyard.errors import AccessKeyNotFound, InvalidSignature, UnrecognizedClient
+from dockyard.errors import (
+    AccessKeyNotFound,
+    ExpiredToken,
+    InvalidSignature,
+    UnrecognizedClient,
+)
 from dockyard.iam import sigv4
 from dockyard.iam.authorizer import Authorizer
-from dockyard.iam.policy import ADMINISTRATOR_ACCESS
+from dockyard.iam.aws_managed import ADMINISTRATOR_ACCESS_ARN
+from dockyard.iam.principals import PrincipalResolver
 from dockyard.iam.secretbox import SecretBox
 from dockyard.iam.tokens import TokenClaims, TokenSigner
+from dockyard.metadata.iam_store import SqlIamStore
 from dockyard.metadata.identity_store import SqlIdentityStore
 from dockyard.ports import Clock
 
@@ -23,6 +33,15 @@ _SECRET_ALPHABET = string.ascii_letters + string.digits + "+/"
 ACTIVE, INACTIVE = "Active", "Inactive"
 ADMIN_USER = "admin"
 _TOKEN_CACHE_SECONDS = 5.0
+SESSION_KEY_PREFIX = "ASIA"
+INVALID_TOKEN = "The security token included in the request is invalid."
+EXPIRED_TOKEN = "The security token included in the request is expired"
+# IAM and STS are global services: clients sign them for us-east-1 whatever the registry's region.
+_GLOBAL_REGION = "us-east-1"
+
+
+def token_digest(session_token: str) -> str:
+    return hashlib.sha256(session_token.encode()).hexdigest()
 
 
 def new_access_key_id() -> str:
@@ -42,8 +61,12 @@ class NewKey:
 
 class IdentityService:
     def __init__(self, store: SqlIdentityStore, box: SecretBox, clock: Clock, region: str,
-                 authz: Authorizer) -> None:
+                 authz: Authorizer, iam_store: SqlIamStore | None = None,
+                 token_ttl: timedelta = timedelta(hours=12)) -> None:
         self.store = store
+        self.token_ttl = token_ttl
+        self.iam_store = iam_store or SqlIamStore(store.db)
+        self.resolver = PrincipalResolver(self.iam_store, lambda: self.registry.registry_id)
         self.authz = authz
         self.box = box
         self.clock = clock
@@ -67,9 +90,9 @@ class IdentityService:
         info = self.registry
         admin = Principal(id="AIDA" + "".join(secrets.choice(_KEY_ALPHABET) for _ in range(17)),
                           kind="user", name=ADMIN_USER,
-                          arn=f"arn:aws:iam::{info.registry_id}:user/{ADMIN_USER}",
-                          policies=(ADMINISTRATOR_ACCESS,))
+                          arn=f"arn:aws:iam::{info.registry_id}:user/{ADMIN_USER}")
         self.store.create_principal(admin, now)
+        self.iam_store.attach(USER, admin.id, ADMINISTRATOR_ACCESS_ARN, now)
         return self.create_access_key(ADMIN_USER, admin_key_id, admin_secret)
 
     @property
@@ -134,20 +157,58 @@ class IdentityService:
             raise UnrecognizedClient("The security token included in the request is invalid.")
         return key, principal
 
+    def _session(self, access_key_id: str, token: str | None) -> tuple[StsSession, IamRole]:
+        """The live STS session behind a temporary key; its token must match (when given)."""
+        session = self.iam_store.session(access_key_id)
+        role = self.iam_store.role_by_id(session.role_id) if session else None
+        if session is None or role is None:
+            raise UnrecognizedClient(INVALID_TOKEN)
+        if token is not None and not hmac.compare_digest(token_digest(token).encode(),
+                                                         session.token_sha256.encode()):
+            raise UnrecognizedClient(INVALID_TOKEN)
+        if session.expires_at <= self.clock.now():
+            raise ExpiredToken(EXPIRED_TOKEN)
+        return session, role
+
     def authenticate_sigv4(self, *, method: str, raw_path: str, raw_query: str,
-                           headers: dict[str, str], payload_sha256: str) -> tuple[Principal, str]:
-        """Verify a SigV4-signed request; returns the caller and the access key it signed with."""
+                           headers: dict[str, str], payload_sha256: str,
+                           service: str = "ecr") -> tuple[Principal, str]:
+        """Verify a SigV4-signed request for ``service`` (the credential scope's service: ``ecr``,
+        ``iam`` or ``sts``); returns the caller and the access key it signed with.
+
+        Temporary keys (``ASIA...``) need their session token in ``X-Amz-Security-Token``; the
+        caller then is the role session, with the role's policies."""
         auth = sigv4.parse_authorization(headers.get("authorization", ""))
-        key, principal = self._active_key(auth.credential.access_key_id)
-        if auth.credential.region != self._region:
+        key_id = auth.credential.access_key_id
+        token = headers.get("x-amz-security-token")
+        key: AccessKey | None = None
+        session: tuple[StsSession, IamRole] | None = None
+        if key_id.startswith(SESSION_KEY_PREFIX):
+            if not token:
+                raise UnrecognizedClient(INVALID_TOKEN)
+            session = self._session(key_id, token)
+            secret_encrypted = session[0].secret_encrypted
+        else:
+            if token:
+                raise UnrecognizedClient(INVALID_TOKEN)
+            key, row = self._active_key(key_id)
+            secret_encrypted = key.secret_encrypted
+        regions = {self._region, _GLOBAL_REGION} if service in ("iam", "sts") else {self._region}
+        if auth.credential.region not in regions:
             raise InvalidSignature(
                 f"Credential should be scoped to a valid region, not '{auth.credential.region}'. ")
+        if auth.credential.service != service:
+            raise InvalidSignature(
+                f"Credential should be scoped to correct service: '{service}'. ")
         sigv4.verify(method=method, raw_path=raw_path, raw_query=raw_query, headers=headers,
                      payload_sha256=payload_sha256, auth=auth,
-                     secret_access_key=self.box.decrypt(key.secret_encrypted).decode(),
+                     secret_access_key=self.box.decrypt(secret_encrypted).decode(),
                      now=self.clock.now())
+        if session is not None:
+            return self.resolver.session(*session), key_id
+        assert key is not None
         self._touch(key)
-        return principal, key.access_key_id
+        return self.resolver.user(row), key_id
 
     def _touch(self, key: AccessKey) -> None:
         """Record when a key was last used, at most once a minute per key."""
@@ -159,7 +220,11 @@ class IdentityService:
         self.authz.check(caller, "ecr:GetAuthorizationToken", "*")
 
     def issue_password(self, principal: Principal, access_key_id: str) -> TokenClaims:
-        expires = self.clock.now() + timedelta(hours=12)
+        expires = self.clock.now() + self.token_ttl
+        if access_key_id.startswith(SESSION_KEY_PREFIX):  # never outlive the role session
+            session = self.iam_store.session(access_key_id)
+            if session is not None:
+                expires = min(expires, session.expires_at)
         return TokenClaims(principal.id, access_key_id, expires.replace(microsecond=0))
 
     def password(self, claims: TokenClaims) -> str:
@@ -173,9 +238,16 @@ class IdentityService:
             if claims.expires_at > self.clock.now():
                 return cached[1]
         claims = self.signer.verify(password, self.clock.now())
-        key, principal = self._active_key(claims.access_key_id)
-        if key.principal_id != claims.principal_id:
-            raise UnrecognizedClient("The security token included in the request is invalid.")
+        if claims.access_key_id.startswith(SESSION_KEY_PREFIX):
+            session, role = self._session(claims.access_key_id, None)
+            if role.id != claims.principal_id:
+                raise UnrecognizedClient(INVALID_TOKEN)
+            principal = self.resolver.session(session, role)
+        else:
+            key, row = self._active_key(claims.access_key_id)
+            if key.principal_id != claims.principal_id:
+                raise UnrecognizedClient(INVALID_TOKEN)
+            principal = self.resolver.user(row)
         if len(self._token_cache) > 10_000:
             self._token_cache.clear()
         self._token_cache[password] = (time.monotonic() + _TOKEN_CACHE_SECONDS, principal, claims)

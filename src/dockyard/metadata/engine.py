@@ -26,7 +26,11 @@ def _create_private_file(url: str) -> None:
     path = url.split("///", 1)[-1]
     if not path or path == ":memory:":
         return
-    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    # Open only when absent: closing any descriptor of the file drops every POSIX lock this
+    # process's SQLite connections hold on it (other processes could then checkpoint and delete
+    # the WAL under them).
+    if not os.path.exists(path):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
     for suffix in ("", "-wal", "-shm"):
         if os.path.exists(path + suffix):
             os.chmod(path + suffix, 0o600)

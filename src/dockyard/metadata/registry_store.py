@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -28,6 +28,7 @@ from dockyard.metadata.tables import (
     tags,
     uploads,
 )
+from dockyard.metadata.usage_store import check_quota
 
 _HEAD_COLUMNS = (manifests.c.digest, manifests.c.media_type, manifests.c.size, manifests.c.subject_digest)
 
@@ -118,16 +119,28 @@ class SqlRegistryStore:
         with self.db.read() as c:
             return c.execute(select(blobs.c.size).where(blobs.c.digest == digest)).scalar()
 
-    def link_blob(self, repository_id: int, digest: str, size: int, now: datetime) -> None:
+    def link_blob(self, repository_id: int, digest: str, size: int, now: datetime,
+                  stored: Callable[[], bool] | None = None) -> bool:
+        """Link a blob to a repository (restarting its GC grace period).
+
+        With ``stored``, the blob's file is checked inside this write transaction and nothing is
+        linked (False) when it is missing: the garbage collector trashes files only inside its
+        own write transaction, so a file seen here stays until the link is committed.
+        """
         with self.db.write() as c:
-            if c.execute(select(blobs.c.size).where(blobs.c.digest == digest)).first() is None:
+            known = c.execute(select(blobs.c.size).where(blobs.c.digest == digest)
+                              .with_for_update()).first() is not None
+            if stored is not None and not stored():
+                return False
+            if not known:
                 c.execute(insert(blobs).values(digest=digest, size=size, created_at=now))
-            linked = c.execute(select(repository_blobs.c.digest).where(
+            linked = c.execute(update(repository_blobs).where(
                 repository_blobs.c.repository_id == repository_id,
-                repository_blobs.c.digest == digest)).first()
-            if linked is None:
+                repository_blobs.c.digest == digest).values(linked_at=now)).rowcount
+            if not linked:
                 c.execute(insert(repository_blobs).values(
                     repository_id=repository_id, digest=digest, linked_at=now))
+        return True
 
     def unlink_blob(self, repository_id: int, digest: str) -> bool:
         with self.db.write() as c:
@@ -230,6 +243,7 @@ class SqlRegistryStore:
                                                        tag_immutable, now)
             if exists:
                 return False, moved
+            check_quota(c, repository_id, manifest)
             c.execute(insert(manifests).values(
                 repository_id=repository_id, digest=manifest.digest, media_type=manifest.media_type,
                 artifact_type=manifest.artifact_type, config_media_type=manifest.config_media_type,
@@ -249,6 +263,9 @@ class SqlRegistryStore:
         """Raise unless every reference is held by the repository; returns the children's sizes."""
         wanted = set(manifest.blob_digests)
         if wanted:
+            # Locks the blob rows the garbage collector locks before it claims a blob: the claim
+            # and this check are decided one after the other, never both (docs/architecture.md).
+            c.execute(select(blobs.c.digest).where(blobs.c.digest.in_(wanted)).with_for_update())
             found = set(c.execute(select(repository_blobs.c.digest).where(
                 repository_blobs.c.repository_id == repository_id,
                 repository_blobs.c.digest.in_(wanted))).scalars())

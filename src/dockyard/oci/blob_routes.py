@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response, StreamingResponse
 
 from dockyard.domain.digest import Digest
-from dockyard.errors import DigestInvalid, RangeInvalid, SizeInvalid
+from dockyard.errors import DigestInvalid, RangeInvalid, RangeNotSatisfiable, SizeInvalid
 from dockyard.oci.http import API_VERSION, caller
 from dockyard.services import Services
 from dockyard.registry.blobs import CHECK, DOWNLOAD
@@ -88,13 +88,14 @@ def _check_range(request: Request, size: int) -> tuple[int, int] | None:
         return None
     match = _RANGE.match(header.strip())
     if match is None or (not match[1] and not match[2]):
-        raise RangeInvalid(f"malformed Range {header!r}: expected bytes=<start>-<end>", {"size": size})
+        raise RangeNotSatisfiable(f"malformed Range {header!r}: expected bytes=<start>-<end>",
+                                  {"size": size})
     if not match[1]:
         start, end = max(size - int(match[2]), 0), size - 1
     else:
         start, end = int(match[1]), min(int(match[2]) if match[2] else size - 1, size - 1)
     if start >= size or end < start:
-        raise RangeInvalid(f"Range {header!r} not satisfiable for {size} bytes", {"size": size})
+        raise RangeNotSatisfiable(f"Range {header!r} not satisfiable for {size} bytes", {"size": size})
     return start, end
 
 

@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from dockyard.domain.models import Principal
-from dockyard.errors import DockyardError, Unauthenticated
+from dockyard.errors import DockyardError, RangeNotSatisfiable, Unauthenticated
 from dockyard.iam.identity import IdentityService
 
 log = logging.getLogger("dockyard.oci")
@@ -43,7 +43,10 @@ def error_response(exc: DockyardError, realm: str) -> Response:
         headers["WWW-Authenticate"] = f'Basic realm="{realm}/",service="ecr.amazonaws.com"'
     if exc.http_status == 416 and isinstance(exc.detail, dict) and "size" in exc.detail:
         size = exc.detail["size"]
-        headers["Range"] = f"0-{max(size - 1, 0)}"
+        if isinstance(exc, RangeNotSatisfiable):
+            headers["Content-Range"] = f"bytes */{size}"
+        else:
+            headers["Range"] = f"0-{max(size - 1, 0)}"
     return Response(json.dumps(body), exc.http_status, headers, media_type="application/json")
 
 

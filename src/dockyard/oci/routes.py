@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Awaitable, Callable
 
@@ -10,7 +9,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from dockyard.errors import DockyardError, NameInvalid, Unauthenticated, Unsupported
+from dockyard.errors import (
+    DockyardError,
+    NameInvalid,
+    RouteUnknown,
+    Unauthenticated,
+    Unsupported,
+)
 from dockyard.iam.request_context import RequestInfo, set_request
 from dockyard.oci import blob_routes as blobs
 from dockyard.oci import manifest_routes as manifests
@@ -85,7 +90,5 @@ class OciApp:
             return await handler(request, self.services, **match.groupdict())
         if _SHAPES.match(path):
             raise NameInvalid("invalid repository name", {"path": path})
-        return Response(json.dumps({"errors": [{"code": "NOT_FOUND", "message": "not found",
-                                                 "detail": {"path": path}}]}),
-                        404, API_VERSION, media_type="application/json")
+        raise RouteUnknown(f"no OCI endpoint at /v2/{path}", {"path": path})
 

@@ -21,12 +21,16 @@ DOWNLOAD_URL_SECONDS = 3600
 
 class BlobService:
     def __init__(self, store: SqlRegistryStore, blobs: BlobStore, repos: RepositoryService,
-                 signer: Callable[[], TokenSigner], clock: Clock) -> None:
+                 signer: Callable[[], TokenSigner], clock: Clock,
+                 touched: Callable[[str, list[str]], set[str]] | None = None) -> None:
         self.store = store
         self.blobs = blobs
         self.repos = repos
         self._signer = signer
         self.clock = clock
+        # A push that finds blobs in a repository (HEAD, BatchCheckLayerAvailability) restarts
+        # their garbage-collection grace period; returns the digests still linked (gc/).
+        self.touched = touched
 
     def download_url(self, caller: Principal | None, name: str, digest: Digest) -> str:
         """ECR ``GetDownloadUrlForLayer``: a URL on this endpoint that serves the blob for an
@@ -51,7 +55,12 @@ class BlobService:
                      digests: list[Digest]) -> dict[str, int | None]:
         """ECR ``BatchCheckLayerAvailability``: the size of each layer the repository holds."""
         repo = self.repos.find(caller, name, CHECK)
-        return {str(d): self.store.linked_blob_size(repo.id, str(d)) for d in digests}
+        sizes = {str(d): self.store.linked_blob_size(repo.id, str(d)) for d in digests}
+        found = [d for d, size in sizes.items() if size is not None]
+        if found and self.touched is not None:
+            still = self.touched(name, found)
+            sizes = {d: size if d in still else None for d, size in sizes.items()}
+        return sizes
 
     def stat(self, caller: Principal | None, name: str, digest: Digest, *,
              action: str = DOWNLOAD) -> int:
@@ -59,7 +68,8 @@ class BlobService:
         exists, size = self.store.lookup_blob(name, str(digest))
         if not exists:
             raise self.repos.not_found(name)
-        if size is None:
+        if size is None or action == CHECK and self.touched is not None and str(
+                digest) not in self.touched(name, [str(digest)]):
             raise BlobUnknown("blob unknown to registry", {"digest": str(digest)})
         return size
 

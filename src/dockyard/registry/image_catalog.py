@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,13 +38,24 @@ def _page(items: list[Any], key: Any, next_token: str | None, limit: int) -> tup
     return page, token
 
 
+# (repository name, image digests) -> scan record per scanned digest; a feature (scanning) provides it
+ScanSummaries = Callable[[str, Sequence[str]], dict[str, Any]]
+
+
 class ImageCatalog:
     def __init__(self, images: SqlImageStore, store: SqlRegistryStore, repos: RepositoryService,
-                 pulls: PullRecorder) -> None:
+                 pulls: PullRecorder, scan_summaries: ScanSummaries | None = None) -> None:
         self.images = images
         self.store = store
         self.repos = repos
         self.pulls = pulls
+        self._scan_summaries = scan_summaries
+
+    def scan_summaries(self, name: str, digests: Sequence[str]) -> dict[str, Any]:
+        """Scan status and finding counts of images DescribeImages already authorised."""
+        if self._scan_summaries is None or not digests:
+            return {}
+        return self._scan_summaries(name, digests)
 
     def list_images(self, caller: Principal | None, name: str, *, tag_status: str = ANY,
                     next_token: str | None = None, limit: int = 100,

@@ -111,7 +111,7 @@ class ImageService:
             artifact_type=effective_artifact_type(parsed),
             config_media_type=parsed.config_media_type,
             subject_digest=str(parsed.subject) if parsed.subject else None, body=body,
-            image_size=sum(d.size for d in parsed.blobs[1:]) if parsed.blobs else 0,
+            image_size=parsed.layers_size(),
             annotations=parsed.annotations,
             blob_digests=tuple(str(d.digest) for d in parsed.blobs),
             manifest_digests=tuple(str(d.digest) for d in parsed.manifests))

@@ -7,6 +7,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from dockyard.domain.events import RepositoryDeleted
 from dockyard.domain.immutability import MUTABLE, validate_tag_mutability
 from dockyard.domain.models import Principal, Repository
 from dockyard.domain.names import validate_repository_name
@@ -19,7 +20,7 @@ from dockyard.errors import (
 )
 from dockyard.iam.authorizer import Authorizer
 from dockyard.metadata.registry_store import SqlRegistryStore
-from dockyard.ports import BlobStore, Clock
+from dockyard.ports import BlobStore, Clock, EventPublisher
 
 ENCRYPTION_TYPES = ("AES256", "KMS", "KMS_DSSE")
 
@@ -39,12 +40,14 @@ class RegistryAddress:
 
 class RepositoryService:
     def __init__(self, store: SqlRegistryStore, blobs: BlobStore, authz: Authorizer,
-                 clock: Clock, address: RegistryAddress) -> None:
+                 clock: Clock, address: RegistryAddress,
+                 events: EventPublisher | None = None) -> None:
         self.store = store
         self.blobs = blobs
         self.authz = authz
         self.clock = clock
         self.address = address
+        self.events = events
 
     def not_found(self, name: str) -> RepositoryNotFound:
         return RepositoryNotFound(
@@ -119,6 +122,8 @@ class RepositoryService:
             raise RepositoryNotEmpty(
                 f"The repository with name '{name}' in registry with id "
                 f"'{self.address.registry_id}' cannot be deleted because it still contains images")
+        if self.events is not None:
+            self.events.publish(RepositoryDeleted(repo.name, repo.id, self.clock.now()))
         return repo, count
 
 

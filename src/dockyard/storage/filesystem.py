@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from dockyard.domain.digest import Digest
+from dockyard.errors import DockyardError
 
 CHUNK = 1024 * 1024
 
@@ -25,6 +26,7 @@ class FilesystemBlobStore:
         self._blobs = root / "blobs"
         self._uploads = root / "uploads"
         self._tmp = root / "tmp"
+        self._trash = root / "trash"  # blobs the garbage collector is taking away
         for path in (self._blobs, self._uploads, self._tmp):
             path.mkdir(parents=True, exist_ok=True)
 
@@ -101,6 +103,83 @@ class FilesystemBlobStore:
 
     def delete_upload(self, upload_id: str) -> None:
         self._upload_path(upload_id).unlink(missing_ok=True)
+
+    # --- garbage collection (gc/collector.py decides; these only move files) --------------------
+    def stored_blobs(self) -> Iterator[tuple[Digest, int, float]]:
+        """Every blob file: (digest, size, time of its last change, from mtime or ctime)."""
+        for algorithm in sorted(p for p in self._blobs.iterdir() if p.is_dir()):
+            for prefix in sorted(p for p in algorithm.iterdir() if p.is_dir()):
+                for path in sorted(prefix.iterdir()):
+                    digest = _digest_or_none(f"{algorithm.name}:{path.name}")
+                    if digest is None:
+                        continue
+                    try:
+                        st = path.stat()
+                    except FileNotFoundError:
+                        continue
+                    yield digest, st.st_size, max(st.st_mtime, st.st_ctime)
+
+    def trash(self, digest: Digest) -> str | None:
+        """Move a blob out of sight, atomically; the token restores or drops it. None if absent."""
+        token = f"{digest.algorithm}-{digest.hex}-{uuid.uuid4().hex[:12]}"
+        self._trash.mkdir(exist_ok=True)
+        try:
+            os.rename(self.local_path(digest), self._trash / token)
+        except FileNotFoundError:
+            return None
+        return token
+
+    def restore(self, token: str) -> bool:
+        """Put a trashed blob back (unless the blob was stored again meanwhile); True if it was."""
+        digest = trash_digest(token)
+        target = self.local_path(digest)
+        if target.exists():
+            self.drop(token)
+            return False
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.rename(self._trash / token, target)
+        return True
+
+    def drop(self, token: str) -> None:
+        (self._trash / token).unlink(missing_ok=True)
+
+    def trashed(self) -> list[tuple[str, Digest]]:
+        """(token, digest) of every trashed blob."""
+        names = sorted(p.name for p in self._trash.iterdir()) if self._trash.exists() else []
+        return [(name, trash_digest(name)) for name in names]
+
+    def stored_uploads(self) -> Iterator[tuple[str, int, float]]:
+        """Every upload buffer: (upload id, size, time of its last write)."""
+        for path in sorted(self._uploads.iterdir()):
+            try:
+                st = path.stat()
+            except FileNotFoundError:
+                continue
+            yield path.name, st.st_size, st.st_mtime
+
+    def remove_temporaries(self, older_than: float) -> int:
+        """Delete temporary files (left by crashed writes) last changed before ``older_than``."""
+        removed = 0
+        for path in list(self._tmp.iterdir()):
+            try:
+                if path.stat().st_mtime < older_than:
+                    path.unlink()
+                    removed += 1
+            except FileNotFoundError:
+                continue
+        return removed
+
+
+def trash_digest(token: str) -> Digest:
+    algorithm, hex_digest, _ = token.rsplit("-", 2)
+    return Digest.parse(f"{algorithm}:{hex_digest}")
+
+
+def _digest_or_none(text: str) -> Digest | None:
+    try:
+        return Digest.parse(text)
+    except DockyardError:
+        return None
 
 
 def _chunks(f: BinaryIO, start: int, end: int | None) -> Iterator[bytes]:

@@ -1,0 +1,1 @@
+"""The audit trail: an append-only record of API calls, pushes, pulls and deletes."""

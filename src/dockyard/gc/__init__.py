@@ -1,0 +1,1 @@
+"""Online garbage collection of blobs and abandoned uploads, and storage accounting."""

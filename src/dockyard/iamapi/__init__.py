@@ -1,0 +1,1 @@
+"""Front door for the IAM and STS query APIs (``POST /`` with ``Action=...&Version=...``)."""

@@ -1,0 +1,1 @@
+"""Lifecycle policies: the rule language, its evaluation, previews and runs."""

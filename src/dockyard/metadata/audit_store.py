@@ -1,0 +1,48 @@
+"""The audit trail in SQL: inserts and queries only (the table is append-only)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import insert, or_, select
+
+from dockyard.domain.audit import AuditRecord
+from dockyard.metadata.engine import Database
+from dockyard.metadata.tables import audit_log
+
+
+class SqlAuditStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def append(self, record: AuditRecord) -> None:
+        with self.db.write() as c:
+            c.execute(insert(audit_log).values(
+                at=record.at, event_source=record.event_source, action=record.action,
+                decision=record.decision, principal_arn=record.principal_arn,
+                access_key_id=record.access_key_id, source_ip=record.source_ip,
+                user_agent=record.user_agent, resource=record.resource,
+                error_code=record.error_code, request_id=record.request_id))
+
+    def query(self, *, since: datetime | None = None, until: datetime | None = None,
+              principal: str | None = None, action: str | None = None,
+              limit: int | None = None) -> list[AuditRecord]:
+        query = select(audit_log).order_by(audit_log.c.at, audit_log.c.id)
+        if since is not None:
+            query = query.where(audit_log.c.at >= since)
+        if until is not None:
+            query = query.where(audit_log.c.at < until)
+        if principal:
+            query = query.where(or_(audit_log.c.principal_arn == principal,
+                                    audit_log.c.principal_arn.endswith(f"/{principal}",
+                                                                       autoescape=True),
+                                    audit_log.c.principal_arn.contains(f"/{principal}/",
+                                                                       autoescape=True)))
+        if action:
+            query = query.where(audit_log.c.action == action)
+        if limit is not None:
+            query = query.limit(limit)
+        with self.db.read() as c:
+            return [AuditRecord(r.at, r.event_source, r.action, r.decision, r.principal_arn,
+                                r.access_key_id, r.source_ip, r.user_agent, r.resource,
+                                r.error_code, r.request_id, r.id) for r in c.execute(query)]
