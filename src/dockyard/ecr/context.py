@@ -34,6 +34,17 @@ class Call:
                                   f"satisfy constraint: Member must be of type {kind.__name__}")
         return value
 
+    def max_results(self, default: int, upper: int = 1000) -> int:
+        """``maxResults``: absent means ``default``; otherwise 1..``upper``."""
+        value = self.optional("maxResults", int)
+        if value is None:
+            return default
+        if not 1 <= value <= upper:
+            raise InvalidParameter(
+                f"Invalid parameter at 'maxResults' failed to satisfy constraint: 'Member must "
+                f"have value less than or equal to {upper} and greater than or equal to 1'")
+        return value
+
     def scan_on_push(self, default: bool = False) -> bool:
         """``imageScanningConfiguration.scanOnPush``, which must be a JSON boolean."""
         config = self.optional("imageScanningConfiguration", dict, {})

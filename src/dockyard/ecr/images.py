@@ -13,17 +13,6 @@ from dockyard.registry.image_catalog import ANY
 _TAG_STATUSES = ("TAGGED", "UNTAGGED", "ANY")
 
 
-def _max_results(call: Call, default: int, upper: int = 1000) -> int:
-    value = call.optional("maxResults", int)
-    if value is None:
-        return default
-    if not 1 <= value <= upper:
-        raise InvalidParameter(
-            f"Invalid parameter at 'maxResults' failed to satisfy constraint: 'Member must have "
-            f"value less than or equal to {upper} and greater than or equal to 1'")
-    return value
-
-
 def _tag_status(call: Call) -> str:
     status = call.optional("filter", dict, {}).get("tagStatus", ANY)
     if status not in _TAG_STATUSES:
@@ -50,7 +39,7 @@ def list_images(call: Call) -> dict[str, Any]:
     call.check_registry()
     ids, token = call.services.catalog.list_images(
         call.caller, call.required("repositoryName"), tag_status=_tag_status(call),
-        next_token=call.optional("nextToken"), limit=_max_results(call, 100))
+        next_token=call.optional("nextToken"), limit=call.max_results(100))
     return _with_token({"imageIds": [i.shape() for i in ids]}, token)
 
 
@@ -62,7 +51,7 @@ def describe_images(call: Call) -> dict[str, Any]:
         raise InvalidParameter("Invalid parameter: maxResults and nextToken cannot be used with imageIds")
     records, token = call.services.catalog.describe_images(
         call.caller, name, image_ids=image_ids, tag_status=_tag_status(call),
-        next_token=call.optional("nextToken"), limit=_max_results(call, 100))
+        next_token=call.optional("nextToken"), limit=call.max_results(100))
     registry_id = call.services.identity.registry.registry_id
     scans = call.services.catalog.scan_summaries(name, [r.digest for r in records])
     return _with_token({"imageDetails": [shapes.image_detail(r, name, registry_id, scans.get(r.digest))
@@ -112,7 +101,7 @@ def list_image_referrers(call: Call) -> dict[str, Any]:
     artifact_types = call.optional("filter", dict, {}).get("artifactTypes")
     rows, token = call.services.catalog.referrers(
         call.caller, call.required("repositoryName"), subject, artifact_types=artifact_types,
-        next_token=call.optional("nextToken"), limit=_max_results(call, 50, 50))
+        next_token=call.optional("nextToken"), limit=call.max_results(50, 50))
     referrers = []
     for row in rows:
         entry = {"digest": row["digest"], "mediaType": row["media_type"], "size": row["size"],

@@ -30,17 +30,6 @@ def _scanning(call: Call) -> ScanService:
     return service
 
 
-def _max_results(call: Call, default: int, upper: int) -> int:
-    value = call.optional("maxResults", int)
-    if value is None:
-        return default
-    if not 1 <= value <= upper:
-        raise InvalidParameter(
-            f"Invalid parameter at 'maxResults' failed to satisfy constraint: 'Member must have "
-            f"value less than or equal to {upper} and greater than or equal to 1'")
-    return value
-
-
 def _token(offset: int, scan_id: str) -> str:
     return base64.urlsafe_b64encode(json.dumps({"offset": offset, "scan": scan_id}).encode()).decode()
 
@@ -70,7 +59,7 @@ def start_image_scan(call: Call) -> dict[str, Any]:
 def describe_image_scan_findings(call: Call) -> dict[str, Any]:
     call.check_registry()
     name = call.required("repositoryName")
-    limit = _max_results(call, 100, 1000)
+    limit = call.max_results(100, 1000)
     image, scan = _scanning(call).findings(call.caller, name, call.required("imageId", dict))
     registry_id = call.services.identity.registry.registry_id
     result: dict[str, Any] = {"registryId": registry_id, "repositoryName": name,
