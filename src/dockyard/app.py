@@ -11,6 +11,7 @@ from starlette.types import Receive, Scope, Send
 
 from dockyard.domain.events import RepositoryDeleted
 from dockyard.audit.log import AuditLog
+from dockyard.console.app import ConsoleApp
 from dockyard.ecr.app import EcrApp
 from dockyard.events.bus import EventBus
 from dockyard.errors import ServerError
@@ -160,6 +161,7 @@ class DockyardApp:
         self.oci = OciApp(services)
         self.aws = EcrApp(services)
         self.iam = IamQueryApp(services)
+        self.console = ConsoleApp(services)
         self.sbom = (SbomRoute(services.scanning, services.identity.authenticate_password)
                      if services.scanning is not None else None)
         self._runner_task: asyncio.Task[None] | None = None
@@ -198,10 +200,8 @@ class DockyardApp:
             await JSONResponse({"status": "ok"})(scope, receive, send)
         elif path.startswith(SBOM_PREFIX) and self.sbom is not None:
             await self.sbom(scope, receive, send)
-        elif path == "/":
-            info = self.services.identity.registry
-            await PlainTextResponse(
-                f"Dockyard registry {info.registry_id} ({info.region})\n")(scope, receive, send)
+        elif path == "/" or path == "/console" or path.startswith("/console/"):
+            await self.console(scope, receive, send)  # the web console (GET / redirects to it)
         else:
             await PlainTextResponse("not found\n", 404)(scope, receive, send)
 

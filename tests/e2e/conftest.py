@@ -82,7 +82,7 @@ def dockerd() -> Iterator[Docker]:
         if REQUIRED:
             pytest.fail(message)
         pytest.skip(message)
-    base = Path(tempfile.mkdtemp(prefix="dy", dir="/tmp"))
+    base = Path(tempfile.mkdtemp(prefix="dye2e-", dir="/tmp"))
     proc, docker = start_dockerd(base)
     try:
         yield docker
@@ -104,7 +104,7 @@ def podman_factory(tmp_path: Path):  # type: ignore[no-untyped-def]
     made: list[Path] = []
 
     def make(name: str = "podman") -> Podman:
-        base = Path(tempfile.mkdtemp(prefix=f"dp{name[:4]}", dir="/tmp"))
+        base = Path(tempfile.mkdtemp(prefix=f"dye2e-{name[:4]}-", dir="/tmp"))
         made.append(base)
         return Podman(base)
 

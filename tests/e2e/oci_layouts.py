@@ -45,13 +45,16 @@ class BuiltImage:
 
 class Layout:
     def __init__(self, path: Path, pool_size: int = 8, layer_size: int = 48 * 1024,
-                 seed: int = 0) -> None:
+                 seed: int = 0, pool: list[tuple[bytes, bytes]] | None = None,
+                 prefix: str = "img") -> None:
         self.path = path
         self.rng = random.Random(seed)
         (path / "blobs" / "sha256").mkdir(parents=True, exist_ok=True)
         (path / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}')
         self.entries: list[dict] = []
-        self.pool = [tar_gz(f"pool/{i}.bin", os.urandom(layer_size)) for i in range(pool_size)]
+        self.pool = pool if pool is not None else [
+            tar_gz(f"pool/{i}.bin", os.urandom(layer_size)) for i in range(pool_size)]
+        self.prefix = prefix
         self.count = 0
 
     def _put(self, data: bytes) -> str:
@@ -64,7 +67,7 @@ class Layout:
     def build(self, shared: int = 3, own_size: int = 8 * 1024) -> BuiltImage:
         """A new image: ``shared`` layers from the pool and one layer of its own."""
         self.count += 1
-        name = f"img{self.count}"
+        name = f"{self.prefix}{self.count}"
         chosen = self.rng.sample(self.pool, k=min(shared, len(self.pool)))
         layers = chosen + [tar_gz(f"{name}/own.bin", os.urandom(own_size))]
         config = json.dumps({"architecture": "amd64", "os": "linux",

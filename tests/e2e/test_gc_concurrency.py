@@ -17,6 +17,7 @@ import threading
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from dockyard.metadata.engine import Database, make_engine
@@ -24,7 +25,7 @@ from dockyard.metadata.gc_store import SqlGcStore
 
 from .clients import login_password, require, skopeo
 from .conftest import ecr_client
-from .oci_layouts import BuiltImage, Layout, sha256
+from .oci_layouts import OCI_MANIFEST, BuiltImage, Layout, sha256
 from .servers import DockyardProcess, free_port
 
 pytestmark = pytest.mark.e2e
@@ -64,13 +65,13 @@ def test_pushes_and_pulls_survive_garbage_collection_in_a_loop(gc_server: Dockya
     password = login_password(env)
     creds = f"AWS:{password}"
     ecr = ecr_client(gc_server)
-    repos = ["gc/one", "gc/two"]
+    repos = ["gc/one", "gc/two", "gc/three"]
     for name in repos:
         ecr.create_repository(repositoryName=name)
-    layout = Layout(tmp_path / "layout", seed=6)
+    layout = Layout(tmp_path / "layout", seed=6, pool_size=40, layer_size=16 * 1024)
     rng = random.Random(6)
     live: dict[tuple[str, str], BuiltImage] = {}
-    stats = {"pushes": 0, "deletes": 0, "cli_gc_runs": 0, "cli_blobs_freed": 0, "cli_bytes": 0}
+    stats = {"pushes": 0, "slow_pushes": 0, "deletes": 0, "cli_gc_runs": 0, "cli_blobs_freed": 0, "cli_bytes": 0}
     failures: list[str] = []
     stop = threading.Event()
 
@@ -85,8 +86,44 @@ def test_pushes_and_pulls_survive_garbage_collection_in_a_loop(gc_server: Dockya
             stats["cli_blobs_freed"] += report["blobs_removed"]
             stats["cli_bytes"] += report["bytes_freed"]
 
+    lock = threading.Lock()
+    slow_layout = Layout(tmp_path / "slow", seed=7, pool=layout.pool, prefix="slow")
+
+    def push_slowly_in_a_loop() -> None:
+        """A client that HEADs the layers it has, then takes its time before the manifest PUT
+        (up to just under half the grace period: the longest a HEAD guarantees)."""
+        slow_rng = random.Random(7)
+        with httpx.Client(base_url=gc_server.endpoint, auth=("AWS", password),
+                          timeout=60) as client:
+            while not stop.is_set():
+                image = slow_layout.build(shared=slow_rng.randint(1, 4))
+                repo = slow_rng.choice(repos)
+                for digest, data in image.blobs.items():
+                    found = client.head(f"/v2/{repo}/blobs/{digest}")
+                    if found.status_code == 404:
+                        pushed = client.post(f"/v2/{repo}/blobs/uploads/?digest={digest}",
+                                             content=data)
+                        if pushed.status_code != 201:
+                            failures.append(f"blob push failed: {pushed.status_code} {pushed.text}")
+                            return
+                    elif found.status_code != 200:
+                        failures.append(f"HEAD failed: {found.status_code} {found.text}")
+                        return
+                time.sleep(slow_rng.uniform(0, GRACE * 0.45))
+                put = client.put(f"/v2/{repo}/manifests/{image.ref}", content=image.manifest,
+                                 headers={"Content-Type": OCI_MANIFEST})
+                if put.status_code != 201:
+                    failures.append(f"slow push {repo}:{image.ref} failed: {put.status_code} "
+                                    f"{put.text}")
+                    return
+                with lock:
+                    live[(repo, image.digest)] = image
+                    stats["slow_pushes"] += 1
+
     collector = threading.Thread(target=collect_in_a_loop, daemon=True)
     collector.start()
+    slow = threading.Thread(target=push_slowly_in_a_loop, daemon=True)
+    slow.start()
     deadline = time.monotonic() + DURATION
     try:
         while time.monotonic() < deadline and not failures:
@@ -98,18 +135,21 @@ def test_pushes_and_pulls_survive_garbage_collection_in_a_loop(gc_server: Dockya
             if result.returncode != 0:
                 failures.append(f"push {repo}:{image.ref} failed:\n{result.stderr[-2000:]}")
                 break
-            live[(repo, image.digest)] = image
+            with lock:
+                live[(repo, image.digest)] = image
             stats["pushes"] += 1
             # delete some images: their layers become garbage that later pushes share again
-            while len(live) > 4 and rng.random() < 0.6:
-                doomed = rng.choice(sorted(live))
+            while len(live) > 12 and rng.random() < 0.6:
+                with lock:
+                    doomed = rng.choice(sorted(live))
+                    del live[doomed]
                 ecr.batch_delete_image(repositoryName=doomed[0],
                                        imageIds=[{"imageDigest": doomed[1]}])
-                del live[doomed]
                 stats["deletes"] += 1
     finally:
         stop.set()
         collector.join(180)
+        slow.join(60)
     assert not failures, failures[0]
     assert stats["pushes"] >= 5, stats
 
@@ -140,7 +180,8 @@ def test_pushes_and_pulls_survive_garbage_collection_in_a_loop(gc_server: Dockya
     with store.db.read() as c:
         server_runs = c.exec_driver_sql(
             "SELECT count(*) FROM jobs WHERE kind = 'gc.collect' AND state = 'done'").scalar()
-    print(f"\nGC concurrency ({DURATION:.0f} s): {stats['pushes']} pushes and {stats['deletes']} "
+    print(f"\nGC concurrency ({DURATION:.0f} s): {stats['pushes']} skopeo pushes, "
+          f"{stats['slow_pushes']} slow pushes and {stats['deletes']} "
           f"deletes survived {stats['cli_gc_runs']} `dockyard gc` runs "
           f"({stats['cli_blobs_freed']} blobs, {stats['cli_bytes']} bytes freed) and "
           f"{server_runs} in-server GC runs; {len(live)} images verified; final GC freed "

@@ -105,10 +105,16 @@ def test_policy_documents_survive_form_encoding() -> None:
 @pytest.mark.parametrize("flat", [
     {"Tags.member.1": "x", "Tags.member.1.Key": "k"},
     {"A..B": "x"},
+    {".".join(["A"] * 5000): "x"},
 ])
 def test_conflicting_or_malformed_names_are_validation_errors(flat: dict) -> None:
     with pytest.raises(ValidationError):
         nest(flat)
+
+
+def test_too_many_parameters_are_a_validation_error() -> None:
+    with pytest.raises(ValidationError):
+        parse_form("&".join(f"P{i}=v" for i in range(5000)).encode())
 
 
 def test_a_body_that_is_not_utf8_is_refused() -> None:

@@ -43,6 +43,7 @@ from dockyard.metadata.iam_store import AlreadyExists, SqlIamStore
 from dockyard.ports import Clock
 
 ACCESS_KEYS_PER_USER = 2
+GROUPS_PER_USER = 10
 TAGS_PER_ENTITY = 50
 DEFAULT_SESSION_DURATION = 3600
 MAX_SESSION_DURATION = 43200
@@ -241,9 +242,9 @@ class Directory:
         group = self.group(group_name)
         self.authz.check(caller, "iam:AddUserToGroup", group.arn)
         user = self.user(user_name)
-        if len(self.store.groups_for_user(user.id)) >= 10 and group not in \
-                self.store.groups_for_user(user.id):
-            raise IamLimitExceeded("Cannot exceed quota for GroupsPerUser: 10")
+        current = {g.id for g in self.store.groups_for_user(user.id)}
+        if len(current) >= GROUPS_PER_USER and group.id not in current:
+            raise IamLimitExceeded(f"Cannot exceed quota for GroupsPerUser: {GROUPS_PER_USER}")
         self.store.add_member(group.id, user.id, self.clock.now())
 
     def remove_user_from_group(self, caller: Principal | None, group_name: str,

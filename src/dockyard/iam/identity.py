@@ -182,6 +182,7 @@ class IdentityService:
         key_id = auth.credential.access_key_id
         token = headers.get("x-amz-security-token")
         key: AccessKey | None = None
+        row: Principal | None = None
         session: tuple[StsSession, IamRole] | None = None
         if key_id.startswith(SESSION_KEY_PREFIX):
             if not token:
@@ -206,7 +207,7 @@ class IdentityService:
                      now=self.clock.now())
         if session is not None:
             return self.resolver.session(*session), key_id
-        assert key is not None
+        assert key is not None and row is not None
         self._touch(key)
         return self.resolver.user(row), key_id
 

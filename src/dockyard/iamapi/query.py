@@ -25,6 +25,7 @@ NAMESPACES = {
 }
 SERVICES = {IAM_VERSION: "iam", STS_VERSION: "sts"}
 MAX_PARAMETERS = 2000
+MAX_DEPTH = 8  # IAM/STS parameters nest at most Name.member.N.Field
 
 
 def parse_form(body: bytes) -> dict[str, str]:
@@ -33,7 +34,10 @@ def parse_form(body: bytes) -> dict[str, str]:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         raise ValidationError("The request body is not valid UTF-8") from None
-    pairs = parse_qsl(text, keep_blank_values=True, max_num_fields=MAX_PARAMETERS)
+    try:
+        pairs = parse_qsl(text, keep_blank_values=True, max_num_fields=MAX_PARAMETERS)
+    except ValueError:
+        raise ValidationError(f"The request has more than {MAX_PARAMETERS} parameters") from None
     return dict(pairs)
 
 
@@ -42,7 +46,7 @@ def nest(flat: Mapping[str, str]) -> dict[str, Any]:
     root: dict[str, Any] = {}
     for key, value in flat.items():
         parts = key.split(".")
-        if not all(parts):
+        if not all(parts) or len(parts) > MAX_DEPTH:
             raise ValidationError(f"Invalid parameter name {key!r}")
         node = root
         for part in parts[:-1]:

@@ -1,12 +1,21 @@
-"""Engine set-up: SQLite in WAL mode with write transactions that take the lock up front."""
+"""Engine set-up: SQLite in WAL mode with write transactions that take the lock up front, or
+PostgreSQL (psycopg 3) for many nodes sharing one database.
+
+On PostgreSQL, transactions run at READ COMMITTED; writes that decide on rows they read lock them
+(``SELECT ... FOR UPDATE``, ``SKIP LOCKED`` for job claims) or are conditional ``UPDATE``s, and
+inserts that can race use ``INSERT ... ON CONFLICT DO NOTHING`` (``insert_ignoring``). Reads run
+in autocommit: under READ COMMITTED every statement sees its own snapshot anyway, and the pull hot
+path saves the BEGIN/ROLLBACK round trips."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
-from sqlalchemy import Connection, create_engine, event
+from sqlalchemy import Connection, Table, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
 WRITE = "dockyard_write"
@@ -18,7 +27,34 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         _configure_sqlite(engine)
         return engine
+    url = postgres_url(url)
+    if url.startswith("postgresql"):
+        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20,
+                             connect_args={"connect_timeout": 10,
+                                           "application_name": "dockyard"})
     return create_engine(url, pool_pre_ping=True)
+
+
+def postgres_url(url: str) -> str:
+    """``postgresql://`` and ``postgres://`` URLs use psycopg 3 (the driver Dockyard ships with);
+    SQLAlchemy would otherwise pick psycopg2."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def insert_ignoring(connection: Connection, table: Table, values: dict[str, Any]) -> bool:
+    """Insert a row unless one with the same key exists (then nothing happens, and no error
+    aborts the transaction, as a unique violation would on PostgreSQL). True when inserted."""
+    dialect = connection.dialect.name
+    if dialect == "postgresql":
+        statement = postgresql.insert(table).values(values).on_conflict_do_nothing()
+    elif dialect == "sqlite":
+        statement = sqlite.insert(table).values(values).on_conflict_do_nothing()
+    else:  # pragma: no cover - only SQLite and PostgreSQL are supported
+        raise NotImplementedError(dialect)
+    return connection.execute(statement).rowcount == 1
 
 
 def _create_private_file(url: str) -> None:
@@ -61,10 +97,17 @@ class Database:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._autocommit_reads = engine.dialect.name == "postgresql"
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
         with self.engine.connect() as connection:
+            if self._autocommit_reads:
+                connection = connection.execution_options(isolation_level="AUTOCOMMIT")
             yield connection
             connection.rollback()
 

@@ -21,6 +21,14 @@ def alembic_config(connection: object | None = None) -> Config:
     return config
 
 
+# Nodes starting together all run the migrations: on PostgreSQL they take turns on this advisory
+# lock (held until the upgrade's transaction ends; DDL is transactional there), so one upgrades and
+# the others find the schema current. SQLite serialises the writers by itself.
+MIGRATION_LOCK = 0x646F636B  # "dock"
+
+
 def upgrade(engine: Engine, revision: str = "heads") -> None:
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
         command.upgrade(alembic_config(connection), revision)

@@ -18,7 +18,7 @@ from dockyard.errors import (
     RepositoryAlreadyExists,
     UploadUnknown,
 )
-from dockyard.metadata.engine import Database
+from dockyard.metadata.engine import Database, insert_ignoring
 from dockyard.metadata.tables import (
     blobs,
     manifest_references,
@@ -132,14 +132,14 @@ class SqlRegistryStore:
                               .with_for_update()).first() is not None
             if stored is not None and not stored():
                 return False
-            if not known:
-                c.execute(insert(blobs).values(digest=digest, size=size, created_at=now))
+            if not known:  # another node may be linking the same new blob right now
+                insert_ignoring(c, blobs, {"digest": digest, "size": size, "created_at": now})
             linked = c.execute(update(repository_blobs).where(
                 repository_blobs.c.repository_id == repository_id,
                 repository_blobs.c.digest == digest).values(linked_at=now)).rowcount
             if not linked:
-                c.execute(insert(repository_blobs).values(
-                    repository_id=repository_id, digest=digest, linked_at=now))
+                insert_ignoring(c, repository_blobs, {
+                    "repository_id": repository_id, "digest": digest, "linked_at": now})
         return True
 
     def unlink_blob(self, repository_id: int, digest: str) -> bool:
@@ -234,22 +234,27 @@ class SqlRegistryStore:
         it, checked in the same transaction that writes the references. Returns (the manifest is
         new to the repository, the tag was created or moved).
         """
+        # Row locks, always taken in this order (blobs, manifests, tags) so that concurrent nodes
+        # never deadlock: referenced blobs and child manifests (shared: against GC claims and
+        # deletions), this manifest (shared: against its deletion), then the tag.
         with self.db.write() as c:
             child_sizes = self._check_references(c, repository_id, manifest)
             exists = c.execute(select(manifests.c.digest).where(
                 manifests.c.repository_id == repository_id,
-                manifests.c.digest == manifest.digest)).first() is not None
+                manifests.c.digest == manifest.digest).with_for_update(read=True)).first() is not None
             moved = tag is not None and self._move_tag(c, repository_id, tag, manifest.digest,
                                                        tag_immutable, now)
             if exists:
                 return False, moved
             check_quota(c, repository_id, manifest)
-            c.execute(insert(manifests).values(
-                repository_id=repository_id, digest=manifest.digest, media_type=manifest.media_type,
-                artifact_type=manifest.artifact_type, config_media_type=manifest.config_media_type,
-                subject_digest=manifest.subject_digest, size=len(manifest.body),
-                image_size=max(child_sizes, default=manifest.image_size), annotations=manifest.annotations, body=manifest.body,
-                pushed_at=now))
+            if not insert_ignoring(c, manifests, dict(
+                    repository_id=repository_id, digest=manifest.digest,
+                    media_type=manifest.media_type, artifact_type=manifest.artifact_type,
+                    config_media_type=manifest.config_media_type,
+                    subject_digest=manifest.subject_digest, size=len(manifest.body),
+                    image_size=max(child_sizes, default=manifest.image_size),
+                    annotations=manifest.annotations, body=manifest.body, pushed_at=now)):
+                return False, moved  # another node stored the same manifest meanwhile
             refs = [{"repository_id": repository_id, "manifest_digest": manifest.digest,
                      "kind": "blob", "target_digest": d} for d in set(manifest.blob_digests)]
             refs += [{"repository_id": repository_id, "manifest_digest": manifest.digest,
@@ -265,7 +270,9 @@ class SqlRegistryStore:
         if wanted:
             # Locks the blob rows the garbage collector locks before it claims a blob: the claim
             # and this check are decided one after the other, never both (docs/architecture.md).
-            c.execute(select(blobs.c.digest).where(blobs.c.digest.in_(wanted)).with_for_update())
+            # Shared locks: pushes referencing the same blobs do not wait for each other.
+            c.execute(select(blobs.c.digest).where(blobs.c.digest.in_(wanted))
+                      .order_by(blobs.c.digest).with_for_update(read=True))
             found = set(c.execute(select(repository_blobs.c.digest).where(
                 repository_blobs.c.repository_id == repository_id,
                 repository_blobs.c.digest.in_(wanted))).scalars())
@@ -277,7 +284,8 @@ class SqlRegistryStore:
         if not children:
             return []
         found = dict(c.execute(select(manifests.c.digest, manifests.c.image_size).where(
-            manifests.c.repository_id == repository_id, manifests.c.digest.in_(children))).all())
+            manifests.c.repository_id == repository_id, manifests.c.digest.in_(children))
+            .order_by(manifests.c.digest).with_for_update(read=True)).all())
         missing = sorted(children - set(found))
         if missing:
             raise ReferencedImagesNotFound(f"manifest unknown to repository: {missing[0]}",
@@ -287,23 +295,28 @@ class SqlRegistryStore:
     @staticmethod
     def _move_tag(c: Any, repository_id: int, tag: str, digest: str, immutable: bool,
                   now: datetime) -> bool:
-        current = c.execute(select(tags.c.digest).where(
-            tags.c.repository_id == repository_id, tags.c.name == tag)).scalar()
+        where = (tags.c.repository_id == repository_id, tags.c.name == tag)
+        current = c.execute(select(tags.c.digest).where(*where).with_for_update()).scalar()
+        if current is None:
+            if insert_ignoring(c, tags, {"repository_id": repository_id, "name": tag,
+                                         "digest": digest, "updated_at": now}):
+                return True
+            # another node created the tag meanwhile: now there is a row to lock
+            current = c.execute(select(tags.c.digest).where(*where).with_for_update()).scalar()
         if current == digest:
             return False
-        if current is None:
-            c.execute(insert(tags).values(repository_id=repository_id, name=tag, digest=digest,
-                                          updated_at=now))
-            return True
         if immutable:
             raise ImageTagAlreadyExists(tag)
-        c.execute(update(tags).where(tags.c.repository_id == repository_id, tags.c.name == tag)
+        c.execute(update(tags).where(*where, tags.c.digest == current)
                   .values(digest=digest, updated_at=now))
         return True
 
     def delete_manifest(self, repository_id: int, digest: str) -> bool:
         """Delete a manifest and its tags; refuses while an index in the repository refers to it."""
         with self.db.write() as c:
+            c.execute(select(manifests.c.digest).where(  # lock it before looking for parents
+                manifests.c.repository_id == repository_id, manifests.c.digest == digest)
+                .with_for_update())
             parent = self._parent(c, repository_id, digest)
             if parent is not None:
                 raise ImageReferencedByManifestList(
@@ -316,10 +329,17 @@ class SqlRegistryStore:
         Returns (the digest the tag pointed to, whether the image was deleted).
         """
         with self.db.write() as c:
-            digest = c.execute(select(tags.c.digest).where(
-                tags.c.repository_id == repository_id, tags.c.name == tag)).scalar()
-            if digest is None:
-                return None, False
+            where = (tags.c.repository_id == repository_id, tags.c.name == tag)
+            while True:  # lock the image, then its tag (the order put_manifest takes them in)
+                digest = c.execute(select(tags.c.digest).where(*where)).scalar()
+                if digest is None:
+                    return None, False
+                c.execute(select(manifests.c.digest).where(
+                    manifests.c.repository_id == repository_id, manifests.c.digest == digest)
+                    .with_for_update())
+                if c.execute(select(tags.c.digest).where(*where)
+                             .with_for_update()).scalar() == digest:
+                    break  # else another node moved the tag meanwhile: look again
             c.execute(delete(tags).where(tags.c.repository_id == repository_id, tags.c.name == tag))
             others = c.execute(select(tags.c.name).where(
                 tags.c.repository_id == repository_id, tags.c.digest == digest).limit(1)).first()

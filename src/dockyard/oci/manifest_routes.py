@@ -19,7 +19,7 @@ MAX_PAGE = 10_000
 
 
 def _accepts(request: Request, media_type: str) -> bool:
-    accept = request.headers.get("accept")
+    accept = ",".join(request.headers.getlist("accept"))  # clients send one line per type
     if not accept:
         return True
     offered = {part.split(";", 1)[0].strip().lower() for part in accept.split(",")}
@@ -32,7 +32,7 @@ async def get_manifest(request: Request, services: Services, name: str, ref: str
     found = services.images.manifest(who, name, Reference.parse(ref), with_body=not head)
     if found.media_type in INDEX_MEDIA_TYPES and not _accepts(request, found.media_type):
         raise ManifestUnknown(
-            f"manifest unknown: {found.media_type} found, but the Accept header does not allow it")
+            f"{found.media_type} found, but the Accept header does not allow it")
     headers = {**API_VERSION, "Docker-Content-Digest": found.digest, "Content-Type": found.media_type,
                "ETag": f'"{found.digest}"'}
     if head:

@@ -72,7 +72,7 @@ class ImageService:
             raise self.repos.not_found(name)
         if found is None:
             raise ManifestUnknown(
-                f"manifest unknown: the image with reference '{reference.tag or reference.digest}' "
+                f"the image with reference '{reference.tag or reference.digest}' "
                 f"does not exist within the repository with name '{name}'")
         if with_body:
             self.pulls.pulled(repository_id, [found.digest])
@@ -175,13 +175,15 @@ class ImageService:
         repo = self.repos.find(caller, name, DELETE)
         if reference.digest is not None:
             if not self.store.delete_manifest(repo.id, str(reference.digest)):
-                raise ManifestUnknown(f"manifest unknown: {reference.digest}")
+                raise ManifestUnknown(f"the image with digest {reference.digest} does not exist "
+                                      f"within the repository with name '{name}'")
             self.events.publish(ImageDeleted(repo.name, repo.id, str(reference.digest),
                                              self.clock.now()))
             return
         assert reference.tag is not None
         if not self.store.delete_tag(repo.id, reference.tag):
-            raise ManifestUnknown(f"manifest unknown: tag '{reference.tag}'")
+            raise ManifestUnknown(f"the image tag '{reference.tag}' does not exist within the "
+                                  f"repository with name '{name}'")
 
     def tags(self, caller: Principal | None, name: str, *, last: str | None,
              n: int | None) -> list[str]:

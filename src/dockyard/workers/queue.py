@@ -50,9 +50,12 @@ class JobQueue:
         claimable = or_(and_(jobs.c.state == QUEUED, jobs.c.run_after <= now),
                         and_(jobs.c.state == RUNNING, jobs.c.lease_expires < now))
         with self.db.write() as c:
+            # PostgreSQL: runners on other nodes skip the row this one locked and take the next
+            # (SQLite: BEGIN IMMEDIATE already serialises claims; the clause is not rendered).
             row = c.execute(select(jobs.c.id, jobs.c.kind, jobs.c.payload, jobs.c.attempts)
                             .where(claimable, jobs.c.kind.in_(kinds))
-                            .order_by(jobs.c.run_after).limit(1)).first()
+                            .order_by(jobs.c.run_after).limit(1)
+                            .with_for_update(skip_locked=True)).first()
             if row is None:
                 return None
             taken = c.execute(update(jobs).where(jobs.c.id == row.id, claimable).values(
