@@ -165,6 +165,7 @@ class DockyardApp:
         self.sbom = (SbomRoute(services.scanning, services.identity.authenticate_password)
                      if services.scanning is not None else None)
         self._runner_task: asyncio.Task[None] | None = None
+        self._audit_task: asyncio.Task[None] | None = None
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         """Start the in-process job runner with the server (unless jobs run in `dockyard worker`)."""
@@ -173,10 +174,13 @@ class DockyardApp:
             if message["type"] == "lifespan.startup":
                 if self.services.settings.jobs_in_server:
                     self._runner_task = asyncio.create_task(self.services.runner.run_forever())
+                if self.services.audit is not None:
+                    self._audit_task = asyncio.create_task(self.services.audit.flush_forever())
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
-                if self._runner_task is not None:
-                    self._runner_task.cancel()
+                for task in (self._runner_task, self._audit_task):
+                    if task is not None:
+                        task.cancel()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 

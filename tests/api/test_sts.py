@@ -293,8 +293,6 @@ def test_a_session_logs_docker_in_and_ends_with_its_role(admin: Aws, account: st
         time.sleep(0.5)
 
 
-@pytest.mark.xfail(strict=True, reason="the Authorizer does not yet intersect "
-                                       "Principal.session_policies with the role's policies")
 def test_a_session_policy_narrows_the_role(admin: Aws, account: str) -> None:
     role_arn = make_role(admin, "narrowed", trust(trusting(f"arn:aws:iam::{account}:root")),
                          FULL_ACCESS)

@@ -62,7 +62,8 @@ class Authorizer:
                           self._context(caller, facts.tags, request_tags or {}, account))
         who = ANONYMOUS if caller is None else _caller(caller, account)
         return evaluate(request, who, identity_policies=caller.policies if caller else (),
-                        resource_policies=resource_policies)
+                        resource_policies=resource_policies,
+                        session_policies=caller.session_policies if caller else ())
 
     def allowed(self, caller: Principal | None, action: str, resource: str) -> bool:
         return self.decide(caller, action, resource).allowed

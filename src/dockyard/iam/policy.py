@@ -147,9 +147,16 @@ def _scan(documents: Iterable[Mapping[str, Any]], request: Request,
 
 
 def evaluate(request: Request, caller: Caller, *, identity_policies: Iterable[Mapping[str, Any]] = (),
-             resource_policies: Iterable[Mapping[str, Any]] = ()) -> Decision:
+             resource_policies: Iterable[Mapping[str, Any]] = (),
+             session_policies: Sequence[Mapping[str, Any]] = ()) -> Decision:
+    """``session_policies`` (from AssumeRole) narrow what the identity policies grant: each of them
+    must allow too, and a Deny in any of them wins."""
     identity_allow, identity_deny = (False, False) if caller.anonymous else _scan(
         identity_policies, request, None)
+    for session_policy in session_policies:
+        session_allow, session_deny = _scan([session_policy], request, None)
+        identity_allow = identity_allow and session_allow
+        identity_deny = identity_deny or session_deny
     resource_allow, resource_deny = _scan(resource_policies, request, caller)
     if identity_deny or resource_deny:
         return Decision(False, explicit_deny=True)

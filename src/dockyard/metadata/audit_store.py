@@ -16,13 +16,16 @@ class SqlAuditStore:
         self.db = db
 
     def append(self, record: AuditRecord) -> None:
+        self.append_many([record])
+
+    def append_many(self, records: list[AuditRecord]) -> None:
         with self.db.write() as c:
-            c.execute(insert(audit_log).values(
-                at=record.at, event_source=record.event_source, action=record.action,
-                decision=record.decision, principal_arn=record.principal_arn,
-                access_key_id=record.access_key_id, source_ip=record.source_ip,
-                user_agent=record.user_agent, resource=record.resource,
-                error_code=record.error_code, request_id=record.request_id))
+            c.execute(insert(audit_log), [{
+                "at": r.at, "event_source": r.event_source, "action": r.action,
+                "decision": r.decision, "principal_arn": r.principal_arn,
+                "access_key_id": r.access_key_id, "source_ip": r.source_ip,
+                "user_agent": r.user_agent, "resource": r.resource,
+                "error_code": r.error_code, "request_id": r.request_id} for r in records])
 
     def query(self, *, since: datetime | None = None, until: datetime | None = None,
               principal: str | None = None, action: str | None = None,

@@ -17,6 +17,7 @@ from dockyard.iam.identity import IdentityService
 
 log = logging.getLogger("dockyard.oci")
 API_VERSION = {"Docker-Distribution-API-Version": "registry/2.0"}
+PRINCIPAL_KEY = "dockyard.principal"  # the authenticated caller, kept on the ASGI scope
 
 
 def caller(request: Request, identity: IdentityService) -> Principal | None:
@@ -33,7 +34,9 @@ def caller(request: Request, identity: IdentityService) -> Principal | None:
         raise Unauthenticated("authentication required: malformed Basic credentials") from None
     if user != "AWS":
         raise Unauthenticated("authentication required: the user name must be AWS")
-    return identity.authenticate_password(password)
+    principal = identity.authenticate_password(password)
+    request.scope[PRINCIPAL_KEY] = principal
+    return principal
 
 
 def error_response(exc: DockyardError, realm: str) -> Response:

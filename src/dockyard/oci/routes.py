@@ -19,7 +19,13 @@ from dockyard.errors import (
 from dockyard.iam.request_context import RequestInfo, set_request
 from dockyard.oci import blob_routes as blobs
 from dockyard.oci import manifest_routes as manifests
-from dockyard.oci.http import API_VERSION, caller, error_response, internal_error
+from dockyard.oci.http import (
+    API_VERSION,
+    PRINCIPAL_KEY,
+    caller,
+    error_response,
+    internal_error,
+)
 from dockyard.services import Services
 
 Handler = Callable[..., Awaitable[Response]]
@@ -46,6 +52,8 @@ _ROUTES: list[tuple[re.Pattern[str], dict[str, Handler]]] = [
     (re.compile(rf"^{_NAME}/tags/list$"), {"GET": manifests.list_tags}),
     (re.compile(rf"^{_NAME}/referrers/(?P<ref>[^/]+)$"), {"GET": manifests.referrers}),
 ]
+_AUDITED_MANIFEST = {"GET": "ecr:BatchGetImage", "PUT": "ecr:PutImage",
+                     "DELETE": "ecr:BatchDeleteImage"}
 _SHAPES = re.compile(r"^(?P<name>.+)/(?:manifests/[^/]+|blobs/.*|tags/list|referrers/[^/]+)$")
 
 
@@ -55,6 +63,8 @@ class OciApp:
     def __init__(self, services: Services) -> None:
         self.services = services
         self.realm = services.settings.endpoint
+        self.audit = services.audit
+        self.arn_prefix = services.repositories.address.repository_arn("")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
@@ -66,7 +76,28 @@ class OciApp:
             response = error_response(exc, self.realm)
         except Exception as exc:  # noqa: BLE001 - the edge turns anything else into a 500
             response = internal_error(exc)
+        if self.audit is not None:
+            self._audit(scope, request.method, scope["path"][4:], response.status_code)
         await response(scope, receive, send)
+
+    def _audit(self, scope: Scope, method: str, path: str, status: int) -> None:
+        """Record pushes, pulls and deletes (manifest PUT, GET, DELETE; blob DELETE)."""
+        if "/manifests/" in path:
+            name = path.rsplit("/manifests/", 1)[0]
+            action = _AUDITED_MANIFEST.get(method)
+        elif method == "DELETE" and "/blobs/" in path and "/uploads/" not in path:
+            name, action = path.rsplit("/blobs/", 1)[0], "ecr:BatchDeleteImage"
+        else:
+            return
+        if action is None:
+            return
+        principal = scope.get(PRINCIPAL_KEY)
+        client = scope.get("client")
+        self.audit.defer(
+            action=action, decision="DENY" if status in (401, 403) else "ALLOW",
+            event_source="registry", principal_arn=principal.arn if principal else None,
+            source_ip=client[0] if client else None, resource=f"{self.arn_prefix}{name}",
+            error_code=str(status) if status >= 400 else None)
 
     async def _dispatch(self, request: Request, path: str) -> Response:
         method = request.method
