@@ -70,6 +70,7 @@ def _print_first_start(settings: Settings, registry_id: str, key_id: str, secret
         "Then log docker in:",
         f"  aws ecr get-login-password --region {region} | "
         f"docker login --username AWS --password-stdin {settings.registry_host}",
+        f"The web console is at {endpoint}/console/ (sign in with this access key).",
         "",
     ]))
 
@@ -184,6 +185,50 @@ def _add_iam_and_audit_commands() -> None:
 
 
 _add_iam_and_audit_commands()
+
+
+@main.group("repository")
+def repository() -> None:
+    """Repositories as the local operator (the account root) sees them."""
+
+
+def _operator_services():  # type: ignore[no-untyped-def]
+    from dockyard.app import bootstrap, build_services
+    from dockyard.domain.models import Principal
+    from dockyard.iam.policy import ADMINISTRATOR_ACCESS
+
+    settings = _settings()
+    bootstrap(settings)
+    services = build_services(settings)
+    account = services.identity.registry.registry_id
+    root = Principal(id=account, kind="user", name="root", arn=f"arn:aws:iam::{account}:root",
+                     policies=(ADMINISTRATOR_ACCESS,), account=account)
+    return services, root
+
+
+@repository.command("list")
+def list_repositories() -> None:
+    """Name, visibility, tag mutability and URI of every repository."""
+    services, root = _operator_services()
+    token = None
+    while True:
+        repos, token = services.repositories.describe(root, next_token=token, max_results=1000,
+                                                      deny_if_none=False)
+        for repo in repos:
+            click.echo(f"{repo.name:<40} {'public' if repo.public else 'private':<8} "
+                       f"{repo.tag_mutability:<26} {services.repositories.address.repository_uri(repo.name)}")
+        if not token:
+            return
+
+
+@repository.command("visibility")
+@click.argument("name")
+@click.argument("visibility", type=click.Choice(["public", "private"]))
+def set_visibility(name: str, visibility: str) -> None:
+    """Make a repository public (anyone may pull it without logging in) or private."""
+    services, root = _operator_services()
+    services.repository_settings.set_public(root, name, visibility == "public")
+    click.echo(f"{name} is now {visibility}")
 
 
 @main.command()

@@ -59,6 +59,7 @@ class Repository:
     encryption_type: str = "AES256"
     kms_key: str | None = None
     tags: tuple[dict[str, str], ...] = ()
+    public: bool = False  # anyone, even anonymous, may pull
 
 
 @dataclass(frozen=True, slots=True)

@@ -44,6 +44,7 @@ def _repository(row: Any) -> Repository:
         encryption_type=row.encryption_type,
         kms_key=row.kms_key,
         tags=tuple(row.tags or ()),
+        public=bool(getattr(row, "public", False)),
     )
 
 

@@ -25,6 +25,9 @@ class SqlSettingsStore:
             return c.execute(update(repositories).where(repositories.c.id == repository_id)
                              .values(**values)).rowcount == 1
 
+    def set_public(self, repository_id: int, public: bool) -> bool:
+        return self._update_repository(repository_id, public=public)
+
     def set_tag_mutability(self, repository_id: int, mode: str,
                            filters: Sequence[dict[str, str]]) -> bool:
         """False when the repository is gone."""

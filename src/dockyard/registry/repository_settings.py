@@ -40,6 +40,15 @@ class RepositorySettingsService:
             raise self.repos.not_found(name)
         return replace(repo, scan_on_push=scan_on_push)
 
+    def set_public(self, caller: Principal | None, name: str, public: bool) -> Repository:
+        """Make a repository public (anonymous pulls) or private again. Visibility is a
+        permission grant, so it takes the right to set the repository's policy."""
+        repo = self.repos.find(caller, name, "ecr:SetRepositoryPolicy")
+        if not self.store.set_public(repo.id, public):
+            raise self.repos.not_found(name)
+        self.repos.authz.forget(name)
+        return replace(repo, public=public)
+
     # --- resource tags (repository ARNs only, as in ECR) ----------------------------------------
     def list_tags(self, caller: Principal | None, arn: str) -> resource_tags.Tags:
         return self.repos.find(caller, self.repository_name(arn), LIST_TAGS).tags
