@@ -24,6 +24,7 @@ system-tools:
 	command -v podman >/dev/null || missing="$$missing podman"; \
 	command -v go >/dev/null || missing="$$missing golang-go"; \
 	command -v rpmbuild >/dev/null || missing="$$missing rpm"; \
+	test -x /usr/bin/chromium || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	fi

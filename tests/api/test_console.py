@@ -19,7 +19,7 @@ from dockyard.domain.iam import USER
 from dockyard.domain.models import Principal
 from dockyard.iam.aws_managed import AWS_MANAGED
 
-from .conftest import KEY_ID, REGION, SECRET, Ecr, Oci, oci_image
+from .conftest import KEY_ID, REGION, SECRET, Ecr, Oci, index_of, oci_image
 
 READ_ONLY = next(arn for arn, p in AWS_MANAGED.items()
                  if p.name == "AmazonEC2ContainerRegistryReadOnly")
@@ -203,7 +203,7 @@ def test_create_a_repository_with_all_options_and_delete_it(admin: Browser, ecr:
         "scan_on_push": "on", "encryption": "KMS", "kms_key": "alias/dockyard",
         "tags": "team=web\nenv=prod"})
     assert response.url.path == "/console/repositories/team/web/-/images"
-    assert "Created repository team/web." in response.text
+    assert "Created private repository team/web." in response.text
     repo = ecr.ok("DescribeRepositories", repositoryNames=["team/web"])["repositories"][0]
     assert repo["imageTagMutability"] == "IMMUTABLE_WITH_EXCLUSION"
     assert [f["filter"] for f in repo["imageTagMutabilityExclusionFilters"]] == ["latest", "dev-*"]
@@ -224,6 +224,31 @@ def test_create_a_repository_with_all_options_and_delete_it(admin: Browser, ecr:
     assert response.url.path == "/console/repositories"
     assert "Deleted repository team/web." in response.text
     assert "team/web" not in repository_names(ecr)
+
+
+def test_a_public_repository_is_on_the_public_tab_and_anyone_may_pull(
+        admin: Browser, oci: Oci) -> None:
+    admin.get("/console/repositories/new")
+    response = admin.post("/console/repositories/new", {
+        "name": "open/tools", "visibility": "public", "mutability": "MUTABLE",
+        "encryption": "AES256"})
+    assert "Created public repository open/tools." in response.text
+    admin.post("/console/repositories/new", {"name": "closed/tools", "mutability": "MUTABLE",
+                                             "encryption": "AES256"})
+    public = admin.get("/console/repositories?tab=public")
+    private = admin.get("/console/repositories?tab=private")
+    assert ">open/tools<" in public.text and ">closed/tools<" not in public.text
+    assert ">closed/tools<" in private.text and ">open/tools<" not in private.text
+    image = oci_image("pub")
+    oci.push_image("open/tools", image, "v1")
+    oci.push_image("closed/tools", image, "v1")
+    assert oci.get("/v2/open/tools/manifests/v1", auth=None).status_code == 200
+    assert oci.get("/v2/closed/tools/manifests/v1", auth=None).status_code == 401
+    # and back to private in the settings
+    admin.get("/console/repositories/open/tools/-/settings")
+    admin.post("/console/repositories/open/tools/-/settings",
+               {"mutability": "MUTABLE", "visibility": "private"})
+    assert ">open/tools<" not in admin.get("/console/repositories?tab=public").text
 
 
 def test_validation_messages_sit_next_to_their_fields(admin: Browser, ecr: Ecr) -> None:
@@ -316,6 +341,26 @@ def test_images_list_detail_and_delete_selected(admin: Browser, oci: Oci, repo: 
     assert f'data-digest="{first.digest}"' not in response.text
     assert f'data-digest="{second.digest}"' in response.text
     assert oci.head(f"/v2/{repo}/manifests/v1").status_code == 404
+
+
+def test_an_index_shows_its_platforms_and_an_image_its_referrers(admin: Browser, oci: Oci,
+                                                                 repo: str) -> None:
+    amd, arm = oci_image("amd"), oci_image("arm")
+    for child in (amd, arm):
+        oci.push_image(repo, child)
+    index = index_of([amd, arm])
+    oci.push_image(repo, index, "multi")
+    signature = oci_image("sig", subject=amd, artifact_type="application/vnd.dev.cosign.sig")
+    oci.push_image(repo, signature)
+
+    page = admin.get(f"/console/repositories/{repo}/-/images/{index.digest}")
+    assert "Platforms" in page.text and "linux/arch0" in page.text and "linux/arch1" in page.text
+    assert f'href="/console/repositories/{repo}/-/images/{amd.digest}"' in page.text
+    page = admin.get(f"/console/repositories/{repo}/-/images/{amd.digest}")
+    assert "application/vnd.dev.cosign.sig" in page.text and signature.digest[:19] in page.text
+    listing = admin.get(f"/console/repositories/{repo}/-/images?tagged=untagged")
+    assert f'data-digest="{index.digest}"' not in listing.text
+    assert f'data-digest="{signature.digest}"' in listing.text
 
 
 def test_scan_button_starts_a_scan(admin: Browser, oci: Oci, repo: str) -> None:
@@ -416,3 +461,22 @@ def test_administrators_manage_iam_users(admin: Browser, app: DockyardApp) -> No
     response = admin.post("/console/iam/users/ci/groups",
                           {"action": "attach", "policy_arn": READ_ONLY})
     assert READ_ONLY in response.text
+
+
+def test_cookies_are_secure_when_the_registry_is_served_over_https(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from dockyard.app import bootstrap, create_app
+
+    from .conftest import make_settings
+
+    settings = make_settings(tmp_path / "https-data").model_copy(
+        update={"public_url": "https://registry.example.com"})
+    bootstrap(settings)
+    with TestClient(create_app(settings), base_url="https://registry.example.com") as client:
+        browser = Browser(client)
+        response = browser.sign_in()
+        assert response.url.path == "/console/repositories"
+        cookie = next(c for c in response.history[-1].headers.get_list("set-cookie")
+                      if c.startswith(SESSION_COOKIE + "="))
+        assert "Secure" in cookie and "HttpOnly" in cookie
+        page = text_of(browser.get("/console/repositories/new"))
+        assert "registry.example.com/" in page

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import re
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -116,6 +115,9 @@ class ConsoleApp:
             self._codec = SessionCodec(identity.box.decrypt(found[1]))
         return self._codec
 
+    def _now(self) -> int:
+        return int(self.services.identity.clock.now().timestamp())
+
     def _secure(self, scope: Scope) -> bool:
         return scope.get("scheme") == "https" or self.services.settings.endpoint.startswith(
             "https://")
@@ -155,7 +157,7 @@ class ConsoleApp:
         entry, match = found
         ctx.params = {k: v for k, v in match.groupdict().items() if v is not None}
         request = ctx.request
-        ctx.session = self.codec.verify(request.cookies.get(SESSION_COOKIE), int(time.time()))
+        ctx.session = self.codec.verify(request.cookies.get(SESSION_COOKIE), self._now())
         if ctx.session is not None:
             ctx.principal = self.auth.principal(ctx.session)
             if ctx.principal is None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hmac
 import secrets
-import time
 
 from starlette.responses import Response
 
@@ -78,7 +77,8 @@ def signin(ctx: Ctx) -> Response:
     _audit(ctx, signed.principal.arn, "Success", None,
            signed.subject if method == "key" else None)
     _, cookie = ctx.codec.issue(signed.method, signed.subject, signed.principal.id,
-                                int(time.time()), signed.binding)
+                                int(ctx.services.identity.clock.now().timestamp()),
+                                signed.binding)
     response = ctx.redirect(_next(ctx, values["next"]))
     ctx.set_cookie(response, SESSION_COOKIE, cookie, SESSION_SECONDS)
     ctx.delete_cookie(response, LOGIN_COOKIE)

@@ -6,6 +6,8 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import quote, urlencode
 
+IMAGE_CONFIGS = ("application/vnd.oci.image.config.v1+json",
+                 "application/vnd.docker.container.image.v1+json")
 SEVERITIES = ("CRITICAL", "HIGH", "MEDIUM", "LOW", "INFORMATIONAL", "UNDEFINED")
 
 

@@ -114,7 +114,10 @@ def lifecycle_action(ctx: Ctx) -> Response:
             document.setdefault("rules", []).append(build_rule(ctx))
             document["rules"].sort(key=lambda r: r.get("rulePriority", 0)
                                    if isinstance(r, dict) else 0)
-            return lifecycle(ctx, text=json.dumps(document, indent=2))
+            priorities = [r.get("rulePriority") for r in document["rules"] if isinstance(r, dict)]
+            following = max([p for p in priorities if isinstance(p, int)], default=0) + 1
+            return lifecycle(ctx, text=json.dumps(document, indent=2),
+                             builder={"priority": str(following)})
         if action == "delete":
             service.delete_policy(ctx.principal, name)
             return ctx.redirect(repository_url(name, "lifecycle"), "Lifecycle policy deleted.")

@@ -48,10 +48,8 @@ def _all_repositories(ctx: Ctx) -> list[Repository]:
     return found
 
 
-def _is_public(ctx: Ctx, name: str) -> bool:
-    access = ctx.services.repositories.authz.access
-    facts = access.repository(name) if access is not None else None
-    return bool(facts and facts.public)
+def _is_public(repo: Repository) -> bool:
+    return bool(getattr(repo, "public", False))
 
 
 def repositories(ctx: Ctx) -> Response:
@@ -69,7 +67,7 @@ def repositories(ctx: Ctx) -> Response:
         usage = {u.name: u for u in ctx.services.usage.repositories([r.name for r in repos])}
     address = ctx.services.repositories.address
     for repo in repos:
-        public = _is_public(ctx, repo.name)
+        public = _is_public(repo)
         counts["public" if public else "private"] += 1
         if public != (tab == "public") or (q and q not in repo.name):
             continue
@@ -85,7 +83,8 @@ def repositories(ctx: Ctx) -> Response:
 # --- create -------------------------------------------------------------------------------------
 def new_repository(ctx: Ctx, *, errors: dict[str, str] | None = None,
                    values: dict[str, Any] | None = None, status: int = 200) -> Response:
-    defaults = {"name": "", "mutability": "MUTABLE", "exclusions": "", "scan_on_push": False,
+    defaults = {"name": "", "visibility": "private", "mutability": "MUTABLE", "exclusions": "",
+                "scan_on_push": False,
                 "encryption": "AES256", "kms_key": "", "tags": ""}
     return ctx.render("repository_new.html", status, title="Create repository",
                       values={**defaults, **(values or {})}, errors=errors or {}, modes=MODES,
@@ -115,7 +114,9 @@ def parse_tags(text: str) -> list[dict[str, str]]:
 
 
 def create_repository(ctx: Ctx) -> Response:
-    values = {"name": ctx.field("name").strip(), "mutability": ctx.field("mutability", "MUTABLE"),
+    values = {"name": ctx.field("name").strip(),
+              "visibility": "public" if ctx.field("visibility") == "public" else "private",
+              "mutability": ctx.field("mutability", "MUTABLE"),
               "exclusions": ctx.field("exclusions"), "scan_on_push": ctx.checked("scan_on_push"),
               "encryption": ctx.field("encryption", "AES256"),
               "kms_key": ctx.field("kms_key").strip(), "tags": ctx.field("tags")}
@@ -132,12 +133,19 @@ def create_repository(ctx: Ctx) -> Response:
     except DockyardError as exc:
         return new_repository(ctx, errors=errors_for(exc, CREATE_FIELDS, "form"), values=values,
                               status=400)
+    if values["visibility"] == "public":
+        try:
+            ctx.services.repository_settings.set_public(ctx.principal, repo.name, True)
+        except DockyardError as exc:
+            return ctx.redirect(repository_url(repo.name, "settings"),
+                                f"Created repository {repo.name}, but it stays private: "
+                                f"{exc.message}", "error")
     return ctx.redirect(repository_url(repo.name),
-                        f"Created repository {repo.name}.")
+                        f"Created {values['visibility']} repository {repo.name}.")
 
 
 # --- one repository -----------------------------------------------------------------------------
-def find(ctx: Ctx, action: str = "ecr:DescribeRepositories") -> Repository:
+def find(ctx: Ctx) -> Repository:
     """The repository of the URL, described with the caller's right to see it."""
     repos, _ = ctx.services.repositories.describe(ctx.principal, names=[ctx.params["name"]])
     return repos[0]
@@ -147,7 +155,7 @@ def repository_values(ctx: Ctx, repo: Repository, page: str, **values: Any) -> d
     name = repo.name
     return {"repo": repo, "page": page, "uri": ctx.services.repositories.address.repository_uri(name),
             "arn": ctx.services.repositories.address.repository_arn(name),
-            "public": _is_public(ctx, name), "repository_url": repository_url,
+            "public": _is_public(repo), "repository_url": repository_url,
             "can_delete_repo": ctx.can("ecr:DeleteRepository", name), **values}
 
 
@@ -167,19 +175,22 @@ def settings_form(ctx: Ctx, *, errors: dict[str, str] | None = None,
     repo = find(ctx)
     current = {"mutability": repo.tag_mutability,
                "exclusions": "\n".join(f["filter"] for f in repo.mutability_exclusions),
-               "scan_on_push": repo.scan_on_push}
+               "scan_on_push": repo.scan_on_push,
+               "visibility": "public" if _is_public(repo) else "private"}
     return ctx.render("repository_settings.html", status, title=f"Settings of {repo.name}",
                       values={**current, **(values or {})}, errors=errors or {}, modes=MODES,
                       with_exclusion=WITH_EXCLUSION,
                       can_edit=ctx.can("ecr:PutImageTagMutability", repo.name)
                       or ctx.can("ecr:PutImageScanningConfiguration", repo.name),
+                      can_publish=ctx.can("ecr:SetRepositoryPolicy", repo.name),
                       **repository_values(ctx, repo, "settings"))
 
 
 def save_settings(ctx: Ctx) -> Response:
     repo = find(ctx)
     values = {"mutability": ctx.field("mutability", repo.tag_mutability),
-              "exclusions": ctx.field("exclusions"), "scan_on_push": ctx.checked("scan_on_push")}
+              "exclusions": ctx.field("exclusions"), "scan_on_push": ctx.checked("scan_on_push"),
+              "visibility": ctx.field("visibility", "public" if _is_public(repo) else "private")}
     service = ctx.services.repository_settings
     try:
         filters = exclusion_filters(values["mutability"], values["exclusions"])
@@ -188,6 +199,8 @@ def save_settings(ctx: Ctx) -> Response:
             service.put_tag_mutability(ctx.principal, repo.name, values["mutability"], filters)
         if values["scan_on_push"] != repo.scan_on_push:
             service.put_scanning_configuration(ctx.principal, repo.name, values["scan_on_push"])
+        if (values["visibility"] == "public") != _is_public(repo):
+            service.set_public(ctx.principal, repo.name, values["visibility"] == "public")
     except DockyardError as exc:
         if isinstance(exc, AccessDenied):
             return settings_form(ctx, errors={"form": exc.message}, values=values, status=403)

@@ -13,7 +13,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from dockyard.console.formatting import FILTERS, SEVERITIES
+from dockyard.console.formatting import FILTERS, IMAGE_CONFIGS, SEVERITIES
 from dockyard.console.sessions import (
     COOKIE_PATH,
     FLASH_COOKIE,
@@ -44,7 +44,7 @@ def make_environment() -> Environment:
                       autoescape=select_autoescape(["html"]), trim_blocks=True,
                       lstrip_blocks=True)
     env.filters.update(FILTERS)
-    env.globals.update(SEVERITIES=SEVERITIES, PREFIX=PREFIX)
+    env.globals.update(SEVERITIES=SEVERITIES, PREFIX=PREFIX, IMAGE_CONFIGS=IMAGE_CONFIGS)
     return env
 
 

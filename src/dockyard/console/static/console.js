@@ -98,4 +98,14 @@
     if (row) { row.hidden = select.value.indexOf("WITH_EXCLUSION") < 0; }
   }
   document.querySelectorAll("select[data-exclusions]").forEach(toggleExclusions);
+
+  // Tab panels are all shown without JavaScript; with it, only the selected one is.
+  document.querySelectorAll("[data-tab]").forEach(function (tab) {
+    var panel = document.getElementById(tab.getAttribute("data-tab"));
+    if (panel) {
+      panel.hidden = tab.getAttribute("aria-selected") !== "true";
+      var title = panel.querySelector(".panel-title");
+      if (title) { title.hidden = true; }
+    }
+  });
 })();
