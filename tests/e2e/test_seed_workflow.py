@@ -41,7 +41,18 @@ def test_seed_workflow(dockyard_server: DockyardProcess, dockerd: Docker, tmp_pa
     assert "Login Succeeded" in login.stdout
 
     # docker build -t demo-app:v1 . (multi-layer), docker tag, docker push
-    context = build_context(tmp_path / "demo-app", layers=3)
+    context = build_context(tmp_path / "demo-app", layers=2)
+    # a third layer: the distribution's /etc/os-release. An image with nothing recognisable
+    # (no distribution, no language package) is UNSUPPORTED_IMAGE, as in ECR, and the
+    # image-scan-complete waiter never ends on that status (docs/scanning.md)
+    (context.path / "rootfs" / "etc").mkdir(parents=True)
+    (context.path / "rootfs" / "etc" / "os-release").write_text(
+        'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nID=debian\nVERSION_ID="12"\n'
+        "VERSION_CODENAME=bookworm\n")
+    dockerfile = context.path / "Dockerfile"
+    lines = dockerfile.read_text().splitlines()
+    lines.insert(1, "COPY rootfs/ /")
+    dockerfile.write_text("\n".join(lines) + "\n")
     dockerd("build", "-t", "demo-app:v1", str(context.path))
     built_id = dockerd.image_id("demo-app:v1")
     history = dockerd("history", "--format", "{{.Size}}", "demo-app:v1").stdout.split()
@@ -63,7 +74,18 @@ def test_seed_workflow(dockyard_server: DockyardProcess, dockerd: Docker, tmp_pa
     assert dockerd.image_id(remote) == built_id
     assert f"{registry}/{repo}@{digest}" in dockerd.repo_digests(remote)
 
-    # (describe-image-scan-findings: not implemented yet)
+    # aws ecr wait image-scan-complete, then describe-image-scan-findings (scanOnPush=true)
+    aws(env, "ecr", "wait", "image-scan-complete", "--repository-name", repo,
+        "--image-id", "imageTag=v1")
+    scan = json.loads(aws(env, "ecr", "describe-image-scan-findings", "--repository-name", repo,
+                          "--image-id", "imageTag=v1").stdout)
+    assert scan["imageScanStatus"]["status"] == "COMPLETE", scan
+    assert scan["imageId"]["imageDigest"] == digest
+    assert scan["imageId"]["imageTag"] == "v1"
+    assert "imageScanFindings" in scan, scan
+    # FROM scratch with a Debian os-release and random files: no package installed, none found
+    assert scan["imageScanFindings"].get("findings", []) == [], scan
+    assert sum(scan["imageScanFindings"].get("findingSeverityCounts", {}).values()) == 0, scan
 
     # aws ecr delete-repository --repository-name demo-app-repo --force
     deleted = json.loads(aws(env, "ecr", "delete-repository", "--repository-name", repo,

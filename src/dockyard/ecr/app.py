@@ -22,6 +22,7 @@ from dockyard.errors import (
     UnknownOperation,
     ValidationError,
 )
+from dockyard.domain.audit import ALLOW, DENY
 from dockyard.iam.request_context import RequestInfo, current_request, set_request
 from dockyard.services import Services
 
@@ -66,7 +67,7 @@ class EcrApp:
                            "UnrecognizedClientException", "MissingAuthenticationTokenException",
                            "IncompleteSignatureException", "ExpiredTokenException")
         self.services.audit.defer(  # type: ignore[union-attr]
-            action=f"ecr:{seen.get('operation', 'Unknown')}", decision="DENY" if denied else "ALLOW",
+            action=f"ecr:{seen.get('operation', 'Unknown')}", decision=DENY if denied else ALLOW,
             event_source="ecr.amazonaws.com", principal_arn=principal.arn if principal else None,
             access_key_id=seen.get("access_key_id"), source_ip=current_request().source_ip,
             user_agent=request.headers.get("user-agent"),

@@ -233,11 +233,15 @@ class IdentityService:
 
     def authenticate_password(self, password: str) -> Principal:
         """The caller behind a registry password; the key it was issued for must still be active."""
+        return self.authenticate_password_with_key(password)[0]
+
+    def authenticate_password_with_key(self, password: str) -> tuple[Principal, str]:
+        """As ``authenticate_password``, with the access key id the password was issued for."""
         cached = self._token_cache.get(password)
         if cached is not None and cached[0] > time.monotonic():
             claims = cached[2]
             if claims.expires_at > self.clock.now():
-                return cached[1]
+                return cached[1], claims.access_key_id
         claims = self.signer.verify(password, self.clock.now())
         if claims.access_key_id.startswith(SESSION_KEY_PREFIX):
             session, role = self._session(claims.access_key_id, None)
@@ -252,4 +256,4 @@ class IdentityService:
         if len(self._token_cache) > 10_000:
             self._token_cache.clear()
         self._token_cache[password] = (time.monotonic() + _TOKEN_CACHE_SECONDS, principal, claims)
-        return principal
+        return principal, claims.access_key_id

@@ -74,6 +74,10 @@ async def get_blob(request: Request, services: Services, name: str, ref: str, he
     if head:
         headers["Content-Length"] = str(size)
         return Response(b"", 200, headers, media_type="application/octet-stream")
+    redirect = services.blobs.redirect_url(digest)
+    if redirect is not None:  # the client fetches the bytes from the blob store (S3) directly
+        return Response(b"", 307, {**API_VERSION, "Location": redirect,
+                                   "Docker-Content-Digest": str(digest)})
     path = services.blobs.local_path(digest)
     if path is not None:
         _check_range(request, size)

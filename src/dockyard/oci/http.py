@@ -17,7 +17,7 @@ from dockyard.iam.identity import IdentityService
 
 log = logging.getLogger("dockyard.oci")
 API_VERSION = {"Docker-Distribution-API-Version": "registry/2.0"}
-PRINCIPAL_KEY = "dockyard.principal"  # the authenticated caller, kept on the ASGI scope
+PRINCIPAL_KEY = "dockyard.principal"  # (caller, access key id), kept on the ASGI scope
 
 
 def caller(request: Request, identity: IdentityService) -> Principal | None:
@@ -32,10 +32,12 @@ def caller(request: Request, identity: IdentityService) -> Principal | None:
         user, _, password = base64.b64decode(value.strip(), validate=True).decode().partition(":")
     except (binascii.Error, UnicodeDecodeError):
         raise Unauthenticated("authentication required: malformed Basic credentials") from None
+    if not user and not password:  # `Basic Og==`: containers/image without a login = anonymous
+        return None
     if user != "AWS":
         raise Unauthenticated("authentication required: the user name must be AWS")
-    principal = identity.authenticate_password(password)
-    request.scope[PRINCIPAL_KEY] = principal
+    principal, access_key_id = identity.authenticate_password_with_key(password)
+    request.scope[PRINCIPAL_KEY] = (principal, access_key_id)
     return principal
 
 

@@ -16,6 +16,7 @@ from dockyard.errors import (
     Unauthenticated,
     Unsupported,
 )
+from dockyard.domain.audit import ALLOW, DENY
 from dockyard.iam.request_context import RequestInfo, set_request
 from dockyard.oci import blob_routes as blobs
 from dockyard.oci import manifest_routes as manifests
@@ -70,18 +71,22 @@ class OciApp:
         request = Request(scope, receive)
         client = scope.get("client")
         set_request(RequestInfo(client[0] if client else None, scope.get("scheme") == "https"))
+        error: str | None = None
         try:
             response = await self._dispatch(request, scope["path"][4:])
         except DockyardError as exc:
+            error = exc.oci_code
             response = error_response(exc, self.realm)
         except Exception as exc:  # noqa: BLE001 - the edge turns anything else into a 500
+            error = "UNKNOWN"
             response = internal_error(exc)
         if self.audit is not None:
-            self._audit(scope, request.method, scope["path"][4:], response.status_code)
+            self._audit(request, scope["path"][4:], response.status_code, error)
         await response(scope, receive, send)
 
-    def _audit(self, scope: Scope, method: str, path: str, status: int) -> None:
+    def _audit(self, request: Request, path: str, status: int, error: str | None) -> None:
         """Record pushes, pulls and deletes (manifest PUT, GET, DELETE; blob DELETE)."""
+        method = request.method
         if "/manifests/" in path:
             name = path.rsplit("/manifests/", 1)[0]
             action = _AUDITED_MANIFEST.get(method)
@@ -91,13 +96,14 @@ class OciApp:
             return
         if action is None:
             return
-        principal = scope.get(PRINCIPAL_KEY)
-        client = scope.get("client")
+        principal, access_key_id = request.scope.get(PRINCIPAL_KEY, (None, None))
+        client = request.scope.get("client")
         self.audit.defer(
-            action=action, decision="DENY" if status in (401, 403) else "ALLOW",
+            action=action, decision=DENY if status in (401, 403) else ALLOW,
             event_source="registry", principal_arn=principal.arn if principal else None,
-            source_ip=client[0] if client else None, resource=f"{self.arn_prefix}{name}",
-            error_code=str(status) if status >= 400 else None)
+            access_key_id=access_key_id, source_ip=client[0] if client else None,
+            user_agent=request.headers.get("user-agent"), resource=f"{self.arn_prefix}{name}",
+            error_code=error)
 
     async def _dispatch(self, request: Request, path: str) -> Response:
         method = request.method
