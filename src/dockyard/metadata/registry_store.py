@@ -6,10 +6,17 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, select, update
+from sqlalchemy import Select, and_, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from dockyard.domain.models import ManifestHead, NewManifest, Repository, Upload
+from dockyard.domain.models import (
+    ManifestHead,
+    NewManifest,
+    Repository,
+    StoredParts,
+    Upload,
+    UploadPart,
+)
 from dockyard.errors import (
     ImageReferencedByManifestList,
     ImageTagAlreadyExists,
@@ -28,9 +35,38 @@ from dockyard.metadata.tables import (
     tags,
     uploads,
 )
+from dockyard.metadata.gc_store import lock_digest
 from dockyard.metadata.usage_store import check_quota
 
 _HEAD_COLUMNS = (manifests.c.digest, manifests.c.media_type, manifests.c.size, manifests.c.subject_digest)
+
+
+def _manifest_lookup(by_tag: bool, with_body: bool) -> Select[Any]:
+    """The pull path's one query: repository row joined with the manifest a tag/digest names.
+
+    Built once (parameters bound per call): constructing the statement cost more than running it.
+    """
+    columns = (repositories.c.id, *_HEAD_COLUMNS) + ((manifests.c.body,) if with_body else ())
+    ref = bindparam("ref")
+    if by_tag:
+        joined = repositories.outerjoin(
+            tags, and_(tags.c.repository_id == repositories.c.id, tags.c.name == ref)).outerjoin(
+            manifests, and_(manifests.c.repository_id == repositories.c.id,
+                            manifests.c.digest == tags.c.digest))
+    else:
+        joined = repositories.outerjoin(manifests, and_(
+            manifests.c.repository_id == repositories.c.id, manifests.c.digest == ref))
+    return select(*columns).select_from(joined).where(repositories.c.name == bindparam("name"))
+
+
+_MANIFEST_LOOKUPS = {(by_tag, body): _manifest_lookup(by_tag, body)
+                     for by_tag in (True, False) for body in (True, False)}
+_BLOB_LOOKUP = select(repositories.c.id, blobs.c.size).select_from(
+    repositories.outerjoin(repository_blobs, and_(
+        repository_blobs.c.repository_id == repositories.c.id,
+        repository_blobs.c.digest == bindparam("digest"))).outerjoin(
+        blobs, blobs.c.digest == repository_blobs.c.digest)).where(
+    repositories.c.name == bindparam("name"))
 
 
 def _repository(row: Any) -> Repository:
@@ -49,8 +85,13 @@ def _repository(row: Any) -> Repository:
 
 
 def _upload(row: Any) -> Upload:
+    stored = None
+    if row.multipart_id is not None or row.tail_key is not None:
+        stored = StoredParts(row.multipart_id, tuple(
+            UploadPart(int(n), str(etag), int(size)) for n, etag, size in row.multipart_parts or ()),
+            row.tail_key)
     return Upload(row.id, row.repository_id, row.size, row.sha256_size, row.sha256_hex,
-                  row.created_at, row.updated_at)
+                  row.created_at, row.updated_at, stored)
 
 
 def _head(row: Any, with_body: bool) -> ManifestHead:
@@ -129,6 +170,7 @@ class SqlRegistryStore:
         own write transaction, so a file seen here stays until the link is committed.
         """
         with self.db.write() as c:
+            lock_digest(c, digest)
             known = c.execute(select(blobs.c.size).where(blobs.c.digest == digest)
                               .with_for_update()).first() is not None
             if stored is not None and not stored():
@@ -163,12 +205,18 @@ class SqlRegistryStore:
         return _upload(row) if row else None
 
     def advance_upload(self, upload_id: str, *, expected_size: int, size: int, sha256_size: int,
-                       sha256_hex: str | None, now: datetime) -> None:
-        """Record appended bytes; refuses when another request moved the upload meanwhile."""
+                       sha256_hex: str | None, now: datetime,
+                       stored: StoredParts | None = None) -> None:
+        """Record appended bytes (and where the blob store keeps them); refuses when another
+        request moved the upload meanwhile."""
         with self.db.write() as c:
             result = c.execute(update(uploads).where(
                 uploads.c.id == upload_id, uploads.c.size == expected_size).values(
-                size=size, sha256_size=sha256_size, sha256_hex=sha256_hex, updated_at=now))
+                size=size, sha256_size=sha256_size, sha256_hex=sha256_hex, updated_at=now,
+                multipart_id=stored.multipart_id if stored else None,
+                multipart_parts=[[p.number, p.etag, p.size] for p in stored.parts]
+                if stored and stored.parts else None,
+                tail_key=stored.tail if stored else None))
         if result.rowcount != 1:
             raise UploadUnknown("upload was changed or removed by a concurrent request",
                                 {"upload": upload_id})
@@ -181,32 +229,17 @@ class SqlRegistryStore:
     def lookup_manifest(self, name: str, *, tag: str | None = None, digest: str | None = None,
                         with_body: bool) -> tuple[int | None, ManifestHead | None]:
         """(repository id or None, manifest) for a tag or digest in one query: the pull hot path."""
-        columns = (repositories.c.id, *_HEAD_COLUMNS) + ((manifests.c.body,) if with_body else ())
-        if tag is not None:
-            joined = repositories.outerjoin(tags, and_(tags.c.repository_id == repositories.c.id,
-                                                       tags.c.name == tag)).outerjoin(
-                manifests, and_(manifests.c.repository_id == repositories.c.id,
-                                manifests.c.digest == tags.c.digest))
-        else:
-            joined = repositories.outerjoin(manifests, and_(
-                manifests.c.repository_id == repositories.c.id, manifests.c.digest == digest))
-        query = select(*columns).select_from(joined).where(repositories.c.name == name)
+        query = _MANIFEST_LOOKUPS[tag is not None, with_body]
         with self.db.read() as c:
-            row = c.execute(query).first()
+            row = c.execute(query, {"name": name, "ref": tag if tag is not None else digest}).first()
         if row is None:
             return None, None
         return row.id, (_head(row, with_body) if row.digest is not None else None)
 
     def lookup_blob(self, name: str, digest: str) -> tuple[bool, int | None]:
         """(repository exists, size of the blob if linked to it) in one query."""
-        joined = repositories.outerjoin(repository_blobs, and_(
-            repository_blobs.c.repository_id == repositories.c.id,
-            repository_blobs.c.digest == digest)).outerjoin(
-            blobs, blobs.c.digest == repository_blobs.c.digest)
-        query = select(repositories.c.id, blobs.c.size).select_from(joined).where(
-            repositories.c.name == name)
         with self.db.read() as c:
-            row = c.execute(query).first()
+            row = c.execute(_BLOB_LOOKUP, {"name": name, "digest": digest}).first()
         return (False, None) if row is None else (True, row.size)
 
     def manifest_by_tag(self, repository_id: int, tag: str, *, with_body: bool) -> ManifestHead | None:
