@@ -25,6 +25,10 @@ system-tools:
 	command -v go >/dev/null || missing="$$missing golang-go"; \
 	command -v rpmbuild >/dev/null || missing="$$missing rpm"; \
 	test -x /usr/bin/chromium || missing="$$missing chromium"; \
+	test -x /usr/lib/postgresql/15/bin/postgres || missing="$$missing postgresql"; \
+	command -v ceph-mon >/dev/null || missing="$$missing ceph-mon"; \
+	command -v ceph-osd >/dev/null || missing="$$missing ceph-osd"; \
+	command -v radosgw >/dev/null || missing="$$missing radosgw"; \
 	if [ -n "$$missing" ]; then \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	fi

@@ -17,6 +17,7 @@ from dockyard.events.bus import EventBus
 from dockyard.errors import ServerError
 from dockyard.gc.collector import GarbageCollector
 from dockyard.gc.usage import StorageUsage
+from dockyard.health import Health
 from dockyard.iam.authorizer import Authorizer
 from dockyard.iam.directory import Directory
 from dockyard.iam.permissions import Permissions
@@ -60,7 +61,20 @@ from dockyard.workers.runner import Runner
 def _blob_store(settings: Settings) -> BlobStore:
     if settings.blob_driver == "filesystem":
         return FilesystemBlobStore(settings.data_dir.resolve())
-    raise ServerError(f"unknown blob driver {settings.blob_driver!r} (available: filesystem)")
+    if settings.blob_driver == "s3":
+        from dockyard.storage.s3 import S3BlobStore
+
+        if not settings.s3_bucket:
+            raise ServerError("DOCKYARD_S3_BUCKET is required with DOCKYARD_BLOB_DRIVER=s3")
+        secret = settings.s3_secret_access_key
+        return S3BlobStore(
+            settings.s3_bucket, prefix=settings.s3_prefix,
+            endpoint_url=settings.s3_endpoint_url or None, region=settings.s3_region,
+            access_key_id=settings.s3_access_key_id,
+            secret_access_key=secret.get_secret_value() if secret else None,
+            public_endpoint_url=settings.s3_public_endpoint_url or None,
+            redirect=settings.s3_redirect, part_size=settings.s3_part_size)
+    raise ServerError(f"unknown blob driver {settings.blob_driver!r} (available: filesystem, s3)")
 
 
 def _database(settings: Settings) -> Database:
@@ -76,6 +90,11 @@ def open_identity(settings: Settings, clock: Clock | None = None,
                   ) -> tuple[Database, IdentityService, Authorizer]:
     clock = clock or SystemClock()
     db = _database(settings)
+    if db.dialect != "sqlite" and settings.secret_key is None:
+        # Every node decrypts what any node stored (access key secrets, the token key): a key
+        # file in one node's data directory would lock the others out.
+        raise ServerError("DOCKYARD_SECRET_KEY is required with a shared database: give every "
+                          "node the same key (docs/deployment.md)")
     box = SecretBox.from_settings(
         settings.secret_key.get_secret_value() if settings.secret_key else None,
         settings.data_dir.resolve())
@@ -150,6 +169,7 @@ def _assemble(settings: Settings, db: Database, identity: IdentityService, authz
         permissions=Permissions(identity.iam_store, directory, authz, clock, account_id),
         sts=TokenService(identity.iam_store, identity.box, clock, account_id),
         audit=AuditLog(SqlAuditStore(db), clock, account_id, info.region),
+        health=Health({"database": db.ping, "blob_store": blobs.check}),
     )
 
 
@@ -178,6 +198,8 @@ class DockyardApp:
                     self._audit_task = asyncio.create_task(self.services.audit.flush_forever())
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                if self.services.health is not None:
+                    self.services.health.draining = True
                 for task in (self._runner_task, self._audit_task):
                     if task is not None:
                         task.cancel()
@@ -200,8 +222,10 @@ class DockyardApp:
                 await self.iam(scope, receive, send)
             else:
                 await self.aws(scope, receive, send)
-        elif path in ("/healthz", "/readyz"):
+        elif path == "/healthz":  # liveness: this process answers
             await JSONResponse({"status": "ok"})(scope, receive, send)
+        elif path == "/readyz":  # readiness: the database and the blob store answer too
+            await _readiness(self.services, scope, receive, send)
         elif path.startswith(SBOM_PREFIX) and self.sbom is not None:
             await self.sbom(scope, receive, send)
         elif path == "/" or path == "/console" or path.startswith("/console/"):
@@ -210,6 +234,15 @@ class DockyardApp:
             await PlainTextResponse("not found\n", 404)(scope, receive, send)
 
 
+
+
+async def _readiness(services: Services, scope: Scope, receive: Receive, send: Send) -> None:
+    if services.health is None:
+        await JSONResponse({"status": "ok"})(scope, receive, send)
+        return
+    ready, checks = await services.health.ready()
+    await JSONResponse({"status": "ok" if ready else "unavailable", "checks": checks},
+                       200 if ready else 503, {"Cache-Control": "no-store"})(scope, receive, send)
 
 
 def _is_query_api(scope: Scope) -> bool:

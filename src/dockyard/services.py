@@ -21,6 +21,7 @@ from dockyard.workers.runner import Runner
 
 if TYPE_CHECKING:
     from dockyard.gc.collector import GarbageCollector
+    from dockyard.health import Health
     from dockyard.gc.usage import StorageUsage
     from dockyard.lifecycle.service import LifecycleService
     from dockyard.scanning.service import ScanService
@@ -54,3 +55,5 @@ class Services:
     permissions: Permissions | None = None
     sts: TokenService | None = None
     audit: AuditLog | None = None
+    # scale-out (issue 7): readiness checks of the database and the blob store (/readyz)
+    health: Health | None = None

@@ -24,7 +24,20 @@ class Settings(BaseSettings):
     # SQLAlchemy URL; empty means SQLite at <data_dir>/dockyard.db
     database_url: str = ""
     metadata_driver: str = "sql"
-    blob_driver: str = "filesystem"
+    blob_driver: str = "filesystem"  # filesystem | s3
+    # S3-compatible blob storage (blob_driver = "s3"; docs/configuration.md, docs/deployment.md)
+    s3_endpoint_url: str = ""  # empty: AWS S3 of s3_region
+    s3_bucket: str = ""
+    s3_region: str = "us-east-1"
+    s3_access_key_id: str | None = None  # none: boto3's usual chain (env, profile, instance role)
+    s3_secret_access_key: SecretStr | None = None
+    s3_prefix: str = ""  # key prefix inside the bucket, e.g. "dockyard/"
+    # Blob GETs answered with a 307 to a short-lived presigned URL (true), or streamed through
+    # Dockyard (false, when clients cannot reach the S3 endpoint)
+    s3_redirect: bool = True
+    # The S3 endpoint as clients reach it, for presigned URLs (default: s3_endpoint_url)
+    s3_public_endpoint_url: str = ""
+    s3_part_size: int = 8 * 1024 * 1024  # multipart upload part size (at least 5 MiB)
     region: str = "us-east-1"
     # The URL clients reach this registry at (proxyEndpoint, push commands); default http://host:port
     public_url: str = ""

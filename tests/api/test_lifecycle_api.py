@@ -7,6 +7,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import boto3
@@ -78,7 +79,7 @@ def error(info: pytest.ExceptionInfo) -> tuple[str, str]:
 def age(app: DockyardApp, digest: str, days: float) -> None:
     """Make an image look pushed ``days`` ago (test set-up: the clock of a signed client is real)."""
     db = app.services.jobs.db
-    when = app.services.jobs.clock.now() - __import__("datetime").timedelta(days=days)
+    when = app.services.jobs.clock.now() - timedelta(days=days)
     with db.write() as c:
         c.execute(update(manifests).where(manifests.c.digest == digest).values(pushed_at=when))
 

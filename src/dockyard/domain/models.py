@@ -63,6 +63,30 @@ class Repository:
 
 
 @dataclass(frozen=True, slots=True)
+class UploadPart:
+    """One part of an upload a blob store keeps in parts (an S3 multipart upload part)."""
+
+    number: int
+    etag: str
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class StoredParts:
+    """Where a blob store that keeps uploads in parts has one: its multipart upload (S3's
+    UploadId) with the parts written so far, and the object holding the bytes after them (too
+    few for a part yet). The upload row holds it, so any node can continue the upload."""
+
+    multipart_id: str | None = None
+    parts: tuple[UploadPart, ...] = ()
+    tail: str | None = None
+
+    @property
+    def size(self) -> int:
+        return sum(p.size for p in self.parts)
+
+
+@dataclass(frozen=True, slots=True)
 class Upload:
     id: str
     repository_id: int
@@ -71,6 +95,7 @@ class Upload:
     sha256_hex: str | None
     created_at: datetime
     updated_at: datetime
+    stored: StoredParts | None = None  # None while the blob store keeps the upload in one piece
 
 
 @dataclass(frozen=True, slots=True)

@@ -84,5 +84,7 @@ async def complete_layer_upload(call: Call) -> dict[str, Any]:
 def get_download_url_for_layer(call: Call) -> dict[str, Any]:
     call.check_registry()
     digest = Digest.parse(call.required("layerDigest"))
-    path = call.services.blobs.download_url(call.caller, call.required("repositoryName"), digest)
-    return {"downloadUrl": call.services.settings.endpoint + path, "layerDigest": str(digest)}
+    url = call.services.blobs.download_url(call.caller, call.required("repositoryName"), digest)
+    if url.startswith("/"):  # a path on this endpoint (no presigned URL of the blob store)
+        url = call.services.settings.endpoint + url
+    return {"downloadUrl": url, "layerDigest": str(digest)}

@@ -54,7 +54,9 @@ def insert_ignoring(connection: Connection, table: Table, values: dict[str, Any]
         statement = sqlite.insert(table).values(values).on_conflict_do_nothing()
     else:  # pragma: no cover - only SQLite and PostgreSQL are supported
         raise NotImplementedError(dialect)
-    return connection.execute(statement).rowcount == 1
+    # RETURNING tells reliably whether a row went in (psycopg reports no rowcount here)
+    key = list(table.primary_key.columns)[0]
+    return connection.execute(statement.returning(key)).first() is not None
 
 
 def _create_private_file(url: str) -> None:
@@ -102,6 +104,11 @@ class Database:
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
+
+    def ping(self) -> None:
+        """Readiness: the database answers a query."""
+        with self.read() as connection:
+            connection.exec_driver_sql("SELECT 1")
 
     @contextmanager
     def read(self) -> Iterator[Connection]:

@@ -17,8 +17,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import and_, delete, exists, func, select, update
+from sqlalchemy import and_, delete, exists, func, select, text, update
 
 from dockyard.domain.digest import Digest
 from dockyard.metadata.engine import Database
@@ -36,6 +37,15 @@ class Reclaimed:
     links_removed: int
     blob_removed: bool
     size: int
+
+
+def lock_digest(c: Any, digest: str) -> None:
+    """Serialise every transaction that decides about one blob — the collector's claim, linking
+    the blob, the stray-file sweep — even while the blob has no row yet: a transaction-scoped
+    advisory lock on PostgreSQL; nothing on SQLite, whose writers ``BEGIN IMMEDIATE`` one at a
+    time anyway."""
+    if c.dialect.name == "postgresql":
+        c.execute(text("SELECT pg_advisory_xact_lock(hashtext(:digest))"), {"digest": digest})
 
 
 def _referenced_in_repository():  # type: ignore[no-untyped-def]
@@ -101,6 +111,7 @@ class SqlGcStore:
         token: str | None = None
         try:
             with self.db.write() as c:
+                lock_digest(c, digest)
                 row = c.execute(select(blobs.c.size).where(blobs.c.digest == digest)
                                 .with_for_update()).first()
                 removed = c.execute(delete(repository_blobs).where(
@@ -132,6 +143,7 @@ class SqlGcStore:
     def forget_orphan(self, digest: Digest, trash: Callable[[Digest], str | None]) -> str | None:
         """Trash a stored file that has no blob row (a crash between writing and recording it)."""
         with self.db.write() as c:
+            lock_digest(c, str(digest))
             if c.execute(select(blobs.c.digest).where(blobs.c.digest == str(digest))
                          .with_for_update()).first() is not None:
                 return None
@@ -142,6 +154,7 @@ class SqlGcStore:
         """After a crash: put back a trashed file whose blob row survived (its transaction rolled
         back), drop it otherwise. True when it was restored."""
         with self.db.write() as c:
+            lock_digest(c, str(digest))
             if c.execute(select(blobs.c.digest).where(blobs.c.digest == str(digest))
                          .with_for_update()).first() is not None:
                 return restore(token)

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import delete, insert, select, update
 
 from dockyard.domain.models import AccessKey, Principal, RegistryInfo
-from dockyard.metadata.engine import Database
+from dockyard.metadata.engine import Database, insert_ignoring
 from dockyard.metadata.tables import access_keys, principals, registry
 
 
@@ -35,13 +35,10 @@ class SqlIdentityStore:
 
     def create_registry(self, info: RegistryInfo, token_key_encrypted: bytes) -> bool:
         """Create the registry row unless another process won the race; True when created here."""
-        with self.db.write() as c:
-            if c.execute(select(registry.c.id).where(registry.c.id == 1)).first() is not None:
-                return False
-            c.execute(insert(registry).values(id=1, registry_id=info.registry_id, region=info.region,
-                                              created_at=info.created_at,
-                                              token_key=token_key_encrypted))
-        return True
+        with self.db.write() as c:  # nodes starting together on PostgreSQL: one row wins
+            return insert_ignoring(c, registry, {
+                "id": 1, "registry_id": info.registry_id, "region": info.region,
+                "created_at": info.created_at, "token_key": token_key_encrypted})
 
     def create_principal(self, principal: Principal, now: datetime) -> None:
         with self.db.write() as c:

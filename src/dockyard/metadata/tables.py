@@ -178,6 +178,12 @@ uploads = Table(
     Column("updated_at", UtcDateTime(), nullable=False),
 )
 
+# --- scale-out (issue 7; migration 0007, branch "s3"): an upload a blob store keeps in parts ----
+# (S3 multipart upload) records them on its row, so any node can continue or complete it.
+uploads.append_column(Column("multipart_id", String(1024)))  # S3 UploadId
+uploads.append_column(Column("multipart_parts", JSON))  # [[part number, ETag, size], ...]
+uploads.append_column(Column("tail_key", String(255)))  # object with the bytes after the parts
+
 jobs = Table(
     "jobs",
     metadata,

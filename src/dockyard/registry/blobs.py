@@ -17,6 +17,7 @@ DOWNLOAD, CHECK, DELETE = "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvai
 
 
 DOWNLOAD_URL_SECONDS = 3600
+REDIRECT_SECONDS = 600  # presigned URLs a blob GET redirects to: followed at once
 
 
 class BlobService:
@@ -33,9 +34,13 @@ class BlobService:
         self.touched = touched
 
     def download_url(self, caller: Principal | None, name: str, digest: Digest) -> str:
-        """ECR ``GetDownloadUrlForLayer``: a URL on this endpoint that serves the blob for an
-        hour to anyone holding it."""
+        """ECR ``GetDownloadUrlForLayer``: a URL that serves the blob for an hour to anyone
+        holding it — the blob store's presigned URL when it offers one (S3), else a path on this
+        endpoint."""
         self.stat(caller, name, digest, action=DOWNLOAD)
+        presigned = self.blobs.download_url(digest, DOWNLOAD_URL_SECONDS)
+        if presigned is not None:
+            return presigned
         path = f"/v2/{name}/blobs/{digest}"
         expires = int(self.clock.now().timestamp()) + DOWNLOAD_URL_SECONDS
         signature = self._signer().sign_path(path, expires)
@@ -75,6 +80,11 @@ class BlobService:
 
     def local_path(self, digest: Digest) -> Path | None:
         return self.blobs.local_path(digest)
+
+    def redirect_url(self, digest: Digest) -> str | None:
+        """Where a blob GET (already authorized) is sent instead of streaming it: a short-lived
+        presigned URL of the blob store, or None to serve it here."""
+        return self.blobs.download_url(digest, REDIRECT_SECONDS)
 
     def read(self, digest: Digest, start: int = 0, end: int | None = None):  # type: ignore[no-untyped-def]
         return self.blobs.read(digest, start, end)

@@ -2,12 +2,19 @@
 
 The running sha256 stays in the process that received the bytes; at the end of every append the
 upload row records "sha256 of bytes [0, n)", so a completing PUT without a body — on any node — is
-checked without re-reading. Only when bytes arrive at a process without the running state is the
-digest recomputed from the stored bytes.
+checked without re-reading. When bytes arrive at a process without the running state (the upload
+moved between nodes, or the process restarted), that append is not hashed: the row keeps the
+digest of the prefix it had, and the completing request recomputes the digest by streaming the
+stored bytes once (``BlobStore.verify_upload``; an S3 multipart upload cannot be read back before
+it is completed, so this is where it is).
+
+The blob store writes the bytes (``BlobStore.append_upload``) and says what the row must record to
+find them again (the parts of an S3 multipart upload), so any node can continue any upload.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -100,7 +107,8 @@ class UploadService:
         if Digest.of(data, digest.algorithm) != digest:
             raise DigestInvalid("provided digest did not match uploaded content",
                                 {"digest": str(digest)})
-        self._link_stored(repo, digest, len(data), lambda: self.blobs.put(digest, data))
+        await asyncio.to_thread(self._link_stored, repo, digest, len(data),
+                                lambda: self.blobs.put(digest, data))
 
     def status(self, caller: Principal | None, name: str, upload_id: str) -> Upload:
         repo = self.repos.find(caller, name, UPLOAD_PART)
@@ -125,37 +133,44 @@ class UploadService:
                 {"size": upload.size})
         state = self._running_hash(upload)
         written = 0
-        with self.blobs.open_upload(upload.id, upload.size) as f:
-            async for chunk in chunks:
-                f.write(chunk)
-                state.hasher.update(chunk)
-                written += len(chunk)
-        if content_range is not None and written != content_range.length:
-            self._hashing.pop(upload.id, None)
-            raise UploadInvalid(
-                f"Content-Range announced {content_range.length} bytes but the body had {written}")
-        size = upload.size + written
-        state.size = size
-        hex_digest = state.hasher.copy().hexdigest()
+        appender = self.blobs.append_upload(upload.id, upload.size, upload.stored)
         try:
-            self.store.advance_upload(upload.id, expected_size=upload.size, size=size,
-                                      sha256_size=size, sha256_hex=hex_digest, now=self.clock.now())
-        except UploadUnknown:
-            self._hashing.pop(upload.id, None)
+            async for chunk in chunks:
+                await appender.write(chunk)
+                if state is not None:
+                    state.hasher.update(chunk)
+                written += len(chunk)
+            if content_range is not None and written != content_range.length:
+                raise UploadInvalid(f"Content-Range announced {content_range.length} bytes but "
+                                    f"the body had {written}")
+            stored = await appender.close()
+        except BaseException:
+            await appender.abort()
             raise
-        self._hashing[upload.id] = state
-        return Upload(upload.id, upload.repository_id, size, size, hex_digest, upload.created_at,
-                      self.clock.now())
+        size = upload.size + written
+        if state is not None:
+            state.size = size
+            sha256_size, hex_digest = size, state.hasher.copy().hexdigest()
+        else:  # the row keeps the digest of the prefix it knows; completion streams the rest
+            sha256_size, hex_digest = upload.sha256_size, upload.sha256_hex
+        now = self.clock.now()
+        self.store.advance_upload(upload.id, expected_size=upload.size, size=size,
+                                  sha256_size=sha256_size, sha256_hex=hex_digest, now=now,
+                                  stored=stored)
+        if state is not None:
+            self._hashing[upload.id] = state
+        return Upload(upload.id, upload.repository_id, size, sha256_size, hex_digest,
+                      upload.created_at, now, stored)
 
-    def _running_hash(self, upload: Upload) -> _Hashing:
+    def _running_hash(self, upload: Upload) -> _Hashing | None:
+        """The running sha256 of the upload's bytes, or None when this process does not hold it
+        (the bytes before were received elsewhere)."""
         state = self._hashing.pop(upload.id, None)
         if state is not None and state.size == upload.size:
             return state
-        hasher = hashlib.sha256()
-        if upload.size:
-            for chunk in self.blobs.read_upload(upload.id, 0, upload.size):
-                hasher.update(chunk)
-        return _Hashing(upload.size, hasher)
+        if upload.size == 0:
+            return _Hashing(0, hashlib.sha256())
+        return None
 
     async def complete(self, caller: Principal | None, name: str, upload_id: str, digest: Digest,
                        chunks: AsyncIterator[bytes] | None = None,
@@ -164,17 +179,24 @@ class UploadService:
         upload = self._get(repo, upload_id)
         if chunks is not None:
             upload = await self._append(upload, chunks, content_range)
-        if not self._digest_matches(upload, digest):
+        if not await self._digest_matches(upload, digest):
             raise DigestInvalid("provided digest did not match uploaded content",
                                 {"digest": str(digest)})
-        try:
-            self._link_stored(repo, digest, upload.size,
-                              lambda: self.blobs.commit_upload(upload.id, digest, upload.size))
-        finally:
-            self.store.delete_upload(upload.id)
-            self.blobs.delete_upload(upload.id)
-            self._hashing.pop(upload.id, None)
+        # Off the event loop: the blob store may copy or fsync a large object here.
+        await asyncio.to_thread(self._finish, repo, upload, digest)
         return digest
+
+    def _finish(self, repo: Repository, upload: Upload, digest: Digest) -> None:
+        try:
+            self._link_stored(repo, digest, upload.size, lambda: self.blobs.commit_upload(
+                upload.id, digest, upload.size, upload.stored))
+        finally:
+            self._discard(upload)
+
+    def _discard(self, upload: Upload) -> None:
+        self.store.delete_upload(upload.id)
+        self.blobs.delete_upload(upload.id)
+        self._hashing.pop(upload.id, None)
 
     def _link_stored(self, repo: Repository, digest: Digest, size: int,
                      store_bytes: Callable[[], None]) -> None:
@@ -204,20 +226,16 @@ class UploadService:
                 f"registry with id '{self.repos.address.registry_id}'")
         return await self.complete(caller, name, upload_id, digest)
 
-    def _digest_matches(self, upload: Upload, digest: Digest) -> bool:
+    async def _digest_matches(self, upload: Upload, digest: Digest) -> bool:
         if digest.algorithm == "sha256" and upload.sha256_size == upload.size and upload.sha256_hex:
             return upload.sha256_hex == digest.hex
-        hasher = digest.hasher()
-        for chunk in self.blobs.read_upload(upload.id, 0, upload.size):
-            hasher.update(chunk)
-        return hasher.hexdigest() == digest.hex
+        # No running hash covers the bytes: stream them once (off the event loop).
+        return await asyncio.to_thread(self.blobs.verify_upload, upload.id, upload.size,
+                                       upload.stored, digest)
 
     def cancel(self, caller: Principal | None, name: str, upload_id: str) -> None:
         repo = self.repos.find(caller, name, UPLOAD_PART)
-        upload = self._get(repo, upload_id)
-        self.store.delete_upload(upload.id)
-        self.blobs.delete_upload(upload.id)
-        self._hashing.pop(upload.id, None)
+        self._discard(self._get(repo, upload_id))
 
 
 def _is_uuid(text: str) -> bool:

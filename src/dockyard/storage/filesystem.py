@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from dockyard.domain.digest import Digest
+from dockyard.domain.models import StoredParts
 from dockyard.errors import DockyardError
 
 CHUNK = 1024 * 1024
@@ -66,6 +67,16 @@ class FilesystemBlobStore:
         except FileNotFoundError:
             return False
 
+    def download_url(self, digest: Digest, expires_in: int) -> None:
+        """No URL elsewhere: the registry serves the file itself (zero-copy)."""
+        return None
+
+    def check(self) -> None:
+        """Readiness: the directories exist and take new files."""
+        for path in (self._blobs, self._uploads, self._tmp):
+            if not os.access(path, os.W_OK | os.X_OK):
+                raise OSError(f"{path} is not writable")
+
     def _publish(self, source: Path, digest: Digest) -> None:
         target = self.local_path(digest)
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -86,11 +97,24 @@ class FilesystemBlobStore:
         f.seek(offset)
         return f
 
+    def append_upload(self, upload_id: str, offset: int,
+                      stored: StoredParts | None = None) -> "_FileAppender":
+        return _FileAppender(self.open_upload(upload_id, offset))
+
+    def verify_upload(self, upload_id: str, size: int, stored: StoredParts | None,
+                      digest: Digest) -> bool:
+        """Whether bytes [0, size) of an upload have ``digest`` (read back from the file)."""
+        hasher = digest.hasher()
+        for chunk in self.read_upload(upload_id, 0, size):
+            hasher.update(chunk)
+        return hasher.hexdigest() == digest.hex
+
     def read_upload(self, upload_id: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
         with open(self._upload_path(upload_id), "rb") as f:
             yield from _chunks(f, start, end)
 
-    def commit_upload(self, upload_id: str, digest: Digest, size: int) -> None:
+    def commit_upload(self, upload_id: str, digest: Digest, size: int,
+                      stored: StoredParts | None = None) -> None:
         """Make bytes [0, size) of an upload the blob ``digest`` (already verified)."""
         path = self._upload_path(upload_id)
         if self.exists(digest):
@@ -168,6 +192,24 @@ class FilesystemBlobStore:
             except FileNotFoundError:
                 continue
         return removed
+
+
+class _FileAppender:
+    """Appends go straight to the upload file (no fsync: the row says how many bytes count)."""
+
+    __slots__ = ("_file",)
+
+    def __init__(self, file: BinaryIO) -> None:
+        self._file = file
+
+    async def write(self, data: bytes) -> None:
+        self._file.write(data)
+
+    async def close(self) -> None:
+        self._file.close()
+
+    async def abort(self) -> None:
+        self._file.close()
 
 
 def trash_digest(token: str) -> Digest:

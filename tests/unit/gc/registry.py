@@ -75,10 +75,12 @@ def index(*children: Image) -> Image:
 
 
 class Registry:
-    def __init__(self, data_dir: Path, **settings: Any) -> None:
+    def __init__(self, data_dir: Path, database_url: str = "", **settings: Any) -> None:
         self.clock = Clock()
-        self.settings = Settings(data_dir=data_dir, database_url="", admin_access_key_id=KEY_ID,
-                                 admin_secret_access_key=SECRET, secret_key=None,
+        self.settings = Settings(data_dir=data_dir, database_url=database_url,
+                                 admin_access_key_id=KEY_ID,
+                                 admin_secret_access_key=SECRET,
+                                 secret_key=settings.pop("secret_key", None),
                                  gc_grace_seconds=int(GRACE.total_seconds()), **settings)
         bootstrap(self.settings)
         self.services: Services = build_services(self.settings, self.clock)

@@ -120,7 +120,7 @@ def _checks(policy, imgs, plan) -> None:
         assert all(position[h] < position[e.digest] for h in holders if h in position)
 
 
-@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+@settings(max_examples=100, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
           deadline=None)
 @given(policies(), images(), st.randoms(use_true_random=False))
 def test_ecr_guarantees_hold(policy, imgs, rng: random.Random):
@@ -133,7 +133,7 @@ def test_ecr_guarantees_hold(policy, imgs, rng: random.Random):
     assert evaluate(policy, shuffled, NOW) == plan  # the input order does not matter
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
 @given(policies(), images())
 def test_adding_a_lower_priority_rule_never_saves_an_image(policy, imgs):
     """Rules apply in priority order: a rule added after the others can only expire more."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -46,7 +47,7 @@ def preview(registry: Registry, text: str | None = None) -> list[dict]:
     lifecycle = registry.services.lifecycle
     started = lifecycle.start_preview(registry.admin, REPO, text)
     assert started.status == "IN_PROGRESS"
-    job = registry.services.jobs.claim("test", [PREVIEW], __import__("datetime").timedelta(minutes=1))
+    job = registry.services.jobs.claim("test", [PREVIEW], timedelta(minutes=1))
     assert job is not None
     lifecycle.run_preview(job.payload)
     page = lifecycle.get_preview(registry.admin, REPO)
@@ -176,7 +177,7 @@ def repository_states(draw):  # type: ignore[no-untyped-def]
     return steps, rules
 
 
-@settings(max_examples=12, deadline=None,
+@settings(max_examples=8, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(repository_states())
 def test_preview_equals_the_real_run(state):
