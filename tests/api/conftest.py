@@ -16,8 +16,11 @@ from typing import Any
 
 import httpx
 import pytest
+import boto3
 from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSResponse
 from botocore.awsrequest import AWSRequest
+from botocore.config import Config
 from botocore.credentials import Credentials
 from starlette.testclient import TestClient
 
@@ -330,3 +333,29 @@ def registry_id(app: DockyardApp) -> str:
 def repo(ecr: Ecr) -> str:
     """An empty mutable repository."""
     return ecr.create_repository("team/app")["repositoryName"]
+
+
+class _Body:
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def stream(self, *args, **kwargs) -> Iterator[bytes]:  # type: ignore[no-untyped-def]
+        yield self.data
+
+
+@pytest.fixture
+def boto(client: TestClient):  # type: ignore[no-untyped-def]
+    """A real boto3 ECR client whose HTTP requests the in-process app answers."""
+    ecr = boto3.client("ecr", region_name=REGION, endpoint_url="http://testserver",
+                       aws_access_key_id=KEY_ID, aws_secret_access_key=SECRET,
+                       config=Config(retries={"max_attempts": 1}))
+
+    def send(request, **kwargs):  # type: ignore[no-untyped-def]
+        response = client.request(request.method, request.url, content=request.body,
+                                  headers=dict(request.headers.items()))
+        assert response.status_code < 500, response.text
+        return AWSResponse(request.url, response.status_code, dict(response.headers),
+                           _Body(response.content))
+
+    ecr.meta.events.register("before-send.ecr", send)
+    return ecr

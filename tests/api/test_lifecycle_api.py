@@ -6,26 +6,19 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import boto3
 import pytest
-from botocore.awsrequest import AWSResponse
-from botocore.config import Config
 from botocore.exceptions import ClientError, WaiterError
 from sqlalchemy import update
-from starlette.testclient import TestClient
 
 from dockyard.app import DockyardApp
 from dockyard.metadata.tables import manifests
 from dockyard.settings import Settings
 
 from .conftest import (
-    KEY_ID,
-    REGION,
-    SECRET,
     Oci,
     assert_oci_error,
     index_of,
@@ -43,32 +36,6 @@ def settings(tmp_path: Path) -> Settings:
     # zero grace period lets a test collect garbage on its second GC run.
     return make_settings(tmp_path / "data").model_copy(
         update={"jobs_in_server": False, "gc_grace_seconds": 0})
-
-
-class _Body:
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-
-    def stream(self, *args, **kwargs) -> Iterator[bytes]:  # type: ignore[no-untyped-def]
-        yield self.data
-
-
-@pytest.fixture
-def boto(client: TestClient):  # type: ignore[no-untyped-def]
-    """A real boto3 ECR client whose HTTP requests the in-process app answers."""
-    ecr = boto3.client("ecr", region_name=REGION, endpoint_url="http://testserver",
-                       aws_access_key_id=KEY_ID, aws_secret_access_key=SECRET,
-                       config=Config(retries={"max_attempts": 1}))
-
-    def send(request, **kwargs):  # type: ignore[no-untyped-def]
-        response = client.request(request.method, request.url, content=request.body,
-                                  headers=dict(request.headers.items()))
-        assert response.status_code < 500, response.text
-        return AWSResponse(request.url, response.status_code, dict(response.headers),
-                           _Body(response.content))
-
-    ecr.meta.events.register("before-send.ecr", send)
-    return ecr
 
 
 def error(info: pytest.ExceptionInfo) -> tuple[str, str]:
