@@ -243,3 +243,29 @@ def test_missing_manifest_message_names_the_error_once(dockyard_server: Dockyard
     assert result.returncode != 0
     assert "manifest unknown" in result.stderr
     assert "manifest unknown: manifest unknown" not in result.stderr, result.stderr
+
+
+def test_podman_push_honours_tag_immutability(dockyard_server: DockyardProcess,
+                                              registry_password: str, podman_factory,
+                                              tmp_path: Path) -> None:
+    repo = unique("podman/immutable")
+    ecr_client(dockyard_server).create_repository(
+        repositoryName=repo, imageTagMutability="IMMUTABLE_WITH_EXCLUSION",
+        imageTagMutabilityExclusionFilters=[{"filterType": "WILDCARD", "filter": "latest"}])
+    podman = podman_factory("immut")
+    _login(podman, dockyard_server, registry_password)
+    first = build_context(tmp_path / "one", layers=1, files_per_layer=1, file_size=4096)
+    second = build_context(tmp_path / "two", layers=1, files_per_layer=1, file_size=4096)
+    for tag in ("v1", "latest"):
+        podman("build", "-t", f"{dockyard_server.host}/{repo}:{tag}", str(first.path))
+        podman("push", "--tls-verify=false", f"{dockyard_server.host}/{repo}:{tag}")
+    # the identical image again under the immutable tag: a no-op, not an error
+    podman("push", "--tls-verify=false", f"{dockyard_server.host}/{repo}:v1")
+    for tag in ("v1", "latest"):
+        podman("build", "-t", f"{dockyard_server.host}/{repo}:{tag}", str(second.path))
+    refused = podman("push", "--tls-verify=false", f"{dockyard_server.host}/{repo}:v1", check=False)
+    assert refused.returncode != 0
+    assert (f"The image tag 'v1' already exists in the '{repo}' repository and cannot be "
+            "overwritten because the repository is immutable.") in output(refused)
+    # `latest` matches the exclusion filter: it moves
+    podman("push", "--tls-verify=false", f"{dockyard_server.host}/{repo}:latest")
