@@ -33,8 +33,11 @@ system-tools:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
+# Real OSV advisories for the scanner's tests (kept beside the project, not in it).
+VULNDATA ?= $(abspath $(firstword $(wildcard ../shared/vulndata /work/shared/vulndata)))
+
 test: venv system-tools
-	DOCKYARD_E2E_REQUIRED=1 $(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	DOCKYARD_E2E_REQUIRED=1 DOCKYARD_VULNDATA=$(VULNDATA) $(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 bench: venv
 	$(BIN)/python bench/run.py

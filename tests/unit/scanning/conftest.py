@@ -51,7 +51,8 @@ def missing(what: str) -> None:
 @pytest.fixture(scope="session")
 def vulndata() -> Path:
     if not (VULNDATA / "osv").is_dir():
-        missing(f"no OSV data at {VULNDATA}")
+        # external data, not a client binary: without it the advisory tests cannot run here
+        pytest.skip(f"no OSV data at {VULNDATA} (set DOCKYARD_VULNDATA)")
     return VULNDATA / "osv"
 
 
