@@ -187,6 +187,15 @@ def _add_iam_and_audit_commands() -> None:
 _add_iam_and_audit_commands()
 
 
+def _add_scale_out_commands() -> None:
+    from dockyard.storage_migration import migrate_storage
+
+    main.add_command(migrate_storage)
+
+
+_add_scale_out_commands()
+
+
 @main.group("repository")
 def repository() -> None:
     """Repositories as the local operator (the account root) sees them."""

@@ -8,6 +8,7 @@ binaries are missing the tests that need them skip, except under ``DOCKYARD_E2E_
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import socket
@@ -24,6 +25,13 @@ REQUIRED = os.environ.get("DOCKYARD_E2E_REQUIRED") == "1"
 PGBIN = Path("/usr/lib/postgresql/15/bin")
 CEPH_BINARIES = ("ceph-mon", "ceph-osd", "radosgw", "radosgw-admin", "monmaptool", "ceph")
 S3_ACCESS_KEY, S3_SECRET_KEY, S3_REGION = "ciaccess", "cisecret123", "us-east-1"
+_RUNNING: list["Postgres | CephRgw"] = []  # stopped at exit if a fixture's teardown did not run
+
+
+@atexit.register
+def _stop_leftovers() -> None:
+    for engine in list(_RUNNING):
+        engine.stop()
 
 
 def missing(reason: str) -> None:
@@ -83,6 +91,7 @@ class Postgres:
         return None
 
     def start(self) -> "Postgres":
+        _RUNNING.append(self)
         shutil.chown(self.directory, "postgres", "postgres")
         data, log = self.directory / "data", self.directory / "postgres.log"
         _run(["runuser", "-u", "postgres", "--", str(PGBIN / "initdb"), "-D", str(data),
@@ -108,6 +117,8 @@ class Postgres:
         return self.url(name)
 
     def stop(self) -> None:
+        if self in _RUNNING:
+            _RUNNING.remove(self)
         try:
             _run(["runuser", "-u", "postgres", "--", str(PGBIN / "pg_ctl"), "-D",
                   str(self.directory / "data"), "-m", "immediate", "stop"])
@@ -201,6 +212,7 @@ class CephRgw:
         return _run(["ceph", "--connect-timeout", "10", *args], env=self._env()).stdout
 
     def start(self) -> "CephRgw":
+        _RUNNING.append(self)
         d = self.directory
         for sub in ("mon.a", "osd.0", "rgw", "run", "log"):
             (d / sub).mkdir(parents=True, exist_ok=True)
@@ -265,6 +277,8 @@ class CephRgw:
         return name
 
     def stop(self) -> None:
+        if self in _RUNNING:
+            _RUNNING.remove(self)
         for pid_file in (self.directory / "run").glob("*.pid"):
             try:
                 os.kill(int(pid_file.read_text().strip()), 9)
