@@ -182,7 +182,7 @@ class DockyardApp:
         self.aws = EcrApp(services)
         self.iam = IamQueryApp(services)
         self.console = ConsoleApp(services)
-        self.sbom = (SbomRoute(services.scanning, services.identity.authenticate_password)
+        self.sbom = (SbomRoute(services.scanning, services.identity.authenticate_basic)
                      if services.scanning is not None else None)
         self._runner_task: asyncio.Task[None] | None = None
         self._audit_task: asyncio.Task[None] | None = None

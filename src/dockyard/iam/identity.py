@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 import secrets
@@ -17,6 +19,7 @@ from dockyard.errors import (
     ExpiredToken,
     InvalidSignature,
     UnrecognizedClient,
+    Unauthenticated,
 )
 from dockyard.iam import sigv4
 from dockyard.iam.authorizer import Authorizer
@@ -230,6 +233,25 @@ class IdentityService:
 
     def password(self, claims: TokenClaims) -> str:
         return self.signer.issue(claims)
+
+    def authenticate_basic(self, header: str | None) -> tuple[Principal, str] | None:
+        """The caller and access key behind ``Authorization: Basic AWS:<password>`` (docker
+        login's credentials), or None for an anonymous request (no header, or the empty
+        ``Basic Og==`` containers/image sends without a login)."""
+        if not header:
+            return None
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() != "basic":
+            raise Unauthenticated("authentication required: use Basic credentials AWS:<password>")
+        try:
+            user, _, password = base64.b64decode(value.strip(), validate=True).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            raise Unauthenticated("authentication required: malformed Basic credentials") from None
+        if not user and not password:
+            return None
+        if user != "AWS":
+            raise Unauthenticated("authentication required: the user name must be AWS")
+        return self.authenticate_password_with_key(password)
 
     def authenticate_password(self, password: str) -> Principal:
         """The caller behind a registry password; the key it was issued for must still be active."""

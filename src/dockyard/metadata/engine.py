@@ -18,6 +18,8 @@ from sqlalchemy import Connection, Table, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
+from dockyard.errors import ServerError
+
 WRITE = "dockyard_write"
 
 
@@ -52,8 +54,8 @@ def insert_ignoring(connection: Connection, table: Table, values: dict[str, Any]
         statement = postgresql.insert(table).values(values).on_conflict_do_nothing()
     elif dialect == "sqlite":
         statement = sqlite.insert(table).values(values).on_conflict_do_nothing()
-    else:  # pragma: no cover - only SQLite and PostgreSQL are supported
-        raise NotImplementedError(dialect)
+    else:  # pragma: no cover - make_engine only builds SQLite and PostgreSQL engines
+        raise ServerError(f"unsupported database dialect {dialect!r}: use SQLite or PostgreSQL")
     # RETURNING tells reliably whether a row went in (psycopg reports no rowcount here)
     key = list(table.primary_key.columns)[0]
     return connection.execute(statement.returning(key)).first() is not None

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import logging
 import uuid
@@ -12,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from dockyard.domain.models import Principal
-from dockyard.errors import DockyardError, RangeNotSatisfiable, Unauthenticated
+from dockyard.errors import DockyardError, RangeNotSatisfiable
 from dockyard.iam.identity import IdentityService
 
 log = logging.getLogger("dockyard.oci")
@@ -22,23 +20,11 @@ PRINCIPAL_KEY = "dockyard.principal"  # (caller, access key id), kept on the ASG
 
 def caller(request: Request, identity: IdentityService) -> Principal | None:
     """The authenticated principal, or None for an anonymous request."""
-    header = request.headers.get("authorization")
-    if not header:
+    found = identity.authenticate_basic(request.headers.get("authorization"))
+    if found is None:
         return None
-    scheme, _, value = header.partition(" ")
-    if scheme.lower() != "basic":
-        raise Unauthenticated("authentication required: use Basic credentials AWS:<password>")
-    try:
-        user, _, password = base64.b64decode(value.strip(), validate=True).decode().partition(":")
-    except (binascii.Error, UnicodeDecodeError):
-        raise Unauthenticated("authentication required: malformed Basic credentials") from None
-    if not user and not password:  # `Basic Og==`: containers/image without a login = anonymous
-        return None
-    if user != "AWS":
-        raise Unauthenticated("authentication required: the user name must be AWS")
-    principal, access_key_id = identity.authenticate_password_with_key(password)
-    request.scope[PRINCIPAL_KEY] = (principal, access_key_id)
-    return principal
+    request.scope[PRINCIPAL_KEY] = found
+    return found[0]
 
 
 def error_response(exc: DockyardError, realm: str) -> Response:

@@ -8,8 +8,6 @@ image never scanned answers 404 (the route never reads layers itself).
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import logging
 import uuid
@@ -20,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from dockyard.errors import DockyardError, InvalidParameter, Unauthenticated
+from dockyard.errors import DockyardError, InvalidParameter
 from dockyard.scanning import sbom
 from dockyard.scanning.commands import parse_image_reference
 from dockyard.scanning.service import ScanService, merged_inventory
@@ -32,9 +30,9 @@ log = logging.getLogger("dockyard.scanning")
 
 
 class SbomRoute:
-    def __init__(self, scanning: ScanService, authenticate_password) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, scanning: ScanService, authenticate_basic) -> None:  # type: ignore[no-untyped-def]
         self.scanning = scanning
-        self.authenticate_password = authenticate_password
+        self.authenticate_basic = authenticate_basic
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
@@ -67,20 +65,8 @@ class SbomRoute:
         return Response(document, 200, media_type=MEDIA_TYPES[fmt])
 
     def _caller(self, request: Request):  # type: ignore[no-untyped-def]
-        header = request.headers.get("authorization")
-        if not header:
-            return None
-        scheme, _, value = header.partition(" ")
-        if scheme.lower() != "basic":
-            raise Unauthenticated("authentication required: use Basic credentials AWS:<password>")
-        try:
-            user, _, password = base64.b64decode(value.strip(), validate=True).decode().partition(":")
-        except (binascii.Error, UnicodeDecodeError):
-            raise Unauthenticated("authentication required: malformed Basic credentials") from None
-        if user != "AWS":
-            raise Unauthenticated("authentication required: the user name must be AWS")
-        return self.authenticate_password(password)
-
+        found = self.authenticate_basic(request.headers.get("authorization"))
+        return found[0] if found else None
 
 def _error(exc: DockyardError) -> Response:
     headers = {}
