@@ -12,6 +12,7 @@ from starlette.types import Receive, Scope, Send
 from dockyard.domain.events import RepositoryDeleted
 from dockyard.audit.log import AuditLog
 from dockyard.console.app import ConsoleApp
+from dockyard.console.signin import LoginThrottle
 from dockyard.ecr.app import EcrApp
 from dockyard.events.bus import EventBus
 from dockyard.errors import ServerError
@@ -33,6 +34,7 @@ from dockyard.metadata.gc_store import SqlGcStore
 from dockyard.metadata.identity_store import SqlIdentityStore
 from dockyard.metadata.image_store import SqlImageStore
 from dockyard.metadata.lifecycle_store import SqlLifecycleStore
+from dockyard.metadata.login_throttle_store import SqlLoginFailureStore
 from dockyard.metadata.migrate import upgrade
 from dockyard.metadata.registry_store import SqlRegistryStore
 from dockyard.metadata.scan_store import SqlScanStore
@@ -170,6 +172,7 @@ def _assemble(settings: Settings, db: Database, identity: IdentityService, authz
         sts=TokenService(identity.iam_store, identity.box, clock, account_id),
         audit=AuditLog(SqlAuditStore(db), clock, account_id, info.region),
         health=Health({"database": db.ping, "blob_store": blobs.check}),
+        login_throttle=LoginThrottle(SqlLoginFailureStore(db), clock),
     )
 
 

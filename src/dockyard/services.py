@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from dockyard.iam.directory import Directory
     from dockyard.iam.permissions import Permissions
     from dockyard.iam.sts import TokenService
+    from dockyard.console.signin import LoginThrottle
 
 
 @dataclass(frozen=True)
@@ -57,3 +58,5 @@ class Services:
     audit: AuditLog | None = None
     # scale-out (issue 7): readiness checks of the database and the blob store (/readyz)
     health: Health | None = None
+    # console sign-in back-off, counted in the shared database
+    login_throttle: LoginThrottle | None = None

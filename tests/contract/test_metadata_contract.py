@@ -37,6 +37,7 @@ from dockyard.errors import (
 )
 from dockyard.metadata.engine import Database, make_engine
 from dockyard.metadata.identity_store import SqlIdentityStore
+from dockyard.metadata.login_throttle_store import PRUNE_BATCH, SqlLoginFailureStore
 from dockyard.metadata.migrate import alembic_config, upgrade
 from dockyard.metadata.registry_store import SqlRegistryStore
 from dockyard.metadata.tables import metadata
@@ -435,3 +436,57 @@ def test_identity_store(database: Database) -> None:
     assert [k.status for k in identity.access_keys(admin.id)] == ["Inactive"]
     assert identity.delete_access_key(key.access_key_id)
     assert identity.access_key(key.access_key_id) is None
+
+
+# --- console sign-in back-off (LoginFailureStore) ------------------------------------------------
+def test_login_failures(database: Database) -> None:
+    store = SqlLoginFailureStore(database)
+    t1, late = T0 + timedelta(seconds=1), T0 + timedelta(hours=1)
+    assert store.failures(["ip:a"]) == [] and store.failures([]) == []
+    store.record_failure(["ip:a", "user:alice"], T0)
+    store.record_failure(["user:alice", "ip:a", "user:alice"], t1)  # a key given twice counts once
+    assert store.failures(["ip:a", "user:alice", "user:bob"]) == [(2, t1), (2, t1)]
+    store.clear(["user:alice", "user:bob"])
+    assert store.failures(["user:alice"]) == [] and store.failures(["ip:a"]) == [(2, t1)]
+    store.record_failure(["user:late"], late)
+    assert store.forget_before(T0 + timedelta(minutes=30)) == 1
+    assert store.failures(["ip:a", "user:late"]) == [(1, late)]
+    assert store.failures(["ip:a", "user:late"])[0][1].tzinfo is not None
+
+
+def test_concurrent_failures_lose_no_count(database: Database) -> None:
+    """Nodes recording failures of one address at the same moment: every one is counted."""
+    store = SqlLoginFailureStore(database)
+
+    def fail(i: int) -> None:
+        for n in range(10):
+            store.record_failure([f"user:u{i}", "ip:attacker"], T0 + timedelta(seconds=n))
+
+    race(THREADS, fail)
+    assert store.failures(["ip:attacker"]) == [(THREADS * 10, T0 + timedelta(seconds=9))]
+    for i in range(THREADS):
+        assert store.failures([f"user:u{i}"]) == [(10, T0 + timedelta(seconds=9))]
+
+
+def test_pruning_racing_with_failures(database: Database) -> None:
+    """Several nodes pruning while others record failures of the idle keys: no deadlock, no
+    error, every idle key goes and every key failed again stays."""
+    store = SqlLoginFailureStore(database)
+    old = [f"user:idle{n}" for n in range(2 * PRUNE_BATCH + 100)]
+    store.record_failure(old, T0)
+    again = old[::50]
+    later = T0 + timedelta(hours=1)
+
+    def work(i: int) -> int:
+        if i % 2 == 0:
+            return store.forget_before(later - timedelta(minutes=10))
+        for key in again[i // 2::THREADS // 2]:
+            store.record_failure([key, "ip:attacker"], later)
+        return 0
+
+    deleted = sum(race(THREADS, work))
+    assert len(old) - len(again) <= deleted <= len(old)
+    left = store.failures(old)
+    assert len(left) == len(again)  # pruned then counted again (1), or counted first (2)
+    assert all(count in (1, 2) and at == later for count, at in left)
+    assert store.failures(["ip:attacker"]) == [(len(again), later)]

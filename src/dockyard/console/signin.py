@@ -4,27 +4,29 @@ protection, and the principal behind a session on every later request.
 Brute force: every failed attempt counts against the client address and against the name tried
 (access key id or user name). From ``FREE_FAILURES`` failures in a row on, each further attempt must
 wait an exponentially growing delay (capped at ``MAX_DELAY``), and an attempt made before then is
-refused without checking the credentials. These counters live in the memory of each server
-process (a per-node limit; see docs/console.md). Console passwords are also protected by the IAM
-directory's lock-out, which is stored in the database and so holds across nodes.
+refused without checking the credentials. The counters are in the metadata database
+(``LoginFailureStore``), so every node and every worker process enforces the same limit (see
+docs/console.md). Console passwords are also protected by the IAM directory's lock-out.
 """
 
 from __future__ import annotations
 
 import hmac
 import math
-import time
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from dockyard.console.sessions import ACCESS_KEY, PASSWORD, Session, password_binding
 from dockyard.domain.models import Principal
-from dockyard.errors import DockyardError, Unauthenticated
+from dockyard.errors import DockyardError, ServerError, Unauthenticated
 from dockyard.iam.identity import ACTIVE, SESSION_KEY_PREFIX
+from dockyard.ports import Clock, LoginFailureStore
 from dockyard.services import Services
 
 FREE_FAILURES = 3
 MAX_DELAY = 300.0
-_MAX_ENTRIES = 10_000
+FORGET_AFTER = timedelta(seconds=2 * MAX_DELAY)  # a counter idle this long is forgotten
+PRUNE_EVERY = timedelta(seconds=60)  # how often a process looks for such counters
 INCORRECT = "Your authentication information is incorrect. Please try again."
 
 
@@ -37,50 +39,43 @@ class TooManyAttempts(DockyardError):
         self.wait = seconds
 
 
-@dataclass
-class _Failures:
-    count: int
-    not_before: float  # monotonic time of the next attempt allowed
-    last: float
+def delay(failures: int) -> float:
+    """Seconds to wait after ``failures`` failures in a row: none for the first
+    ``FREE_FAILURES - 1``, then 2 s, 4 s, 8 s, ... up to ``MAX_DELAY``."""
+    if failures < FREE_FAILURES:
+        return 0.0
+    return min(MAX_DELAY, 2.0 ** min(failures - FREE_FAILURES + 1, 32))
 
 
 class LoginThrottle:
-    """Failure counters per client address and per name tried, with exponential back-off."""
+    """Failure counters per client address and per name tried, with exponential back-off.
 
-    def __init__(self, clock=time.monotonic) -> None:  # type: ignore[no-untyped-def]
+    The counters are in a ``LoginFailureStore`` shared by every node; the time of the next
+    attempt allowed follows from a key's count and the time of its last failure. Clocks of
+    different nodes may disagree a little: a wait is never longer than ``MAX_DELAY``."""
+
+    def __init__(self, store: LoginFailureStore, clock: Clock) -> None:
+        self._store = store
         self._clock = clock
-        self._entries: dict[str, _Failures] = {}
+        self._next_prune: datetime | None = None
 
     def check(self, *keys: str) -> None:
-        now = self._clock()
-        wait = max((self._entries[k].not_before - now for k in keys if k in self._entries),
+        now = self._clock.now()
+        wait = max(((last - now).total_seconds() + delay(count)
+                    for count, last in self._store.failures(keys) if count >= FREE_FAILURES),
                    default=0.0)
         if wait > 0:
-            raise TooManyAttempts(wait)
+            raise TooManyAttempts(min(wait, MAX_DELAY))
 
     def failed(self, *keys: str) -> None:
-        now = self._clock()
-        if len(self._entries) >= _MAX_ENTRIES:
-            self._prune(now)
-        for key in keys:
-            entry = self._entries.get(key) or _Failures(0, now, now)
-            entry.count += 1
-            entry.last = now
-            if entry.count >= FREE_FAILURES:  # then 2 s, 4 s, 8 s, ... up to MAX_DELAY
-                entry.not_before = now + min(MAX_DELAY, 2.0 ** (entry.count - FREE_FAILURES + 1))
-            self._entries[key] = entry
+        now = self._clock.now()
+        self._store.record_failure(keys, now)
+        if self._next_prune is None or now >= self._next_prune:
+            self._next_prune = now + PRUNE_EVERY
+            self._store.forget_before(now - FORGET_AFTER)
 
     def succeeded(self, *keys: str) -> None:
-        for key in keys:
-            self._entries.pop(key, None)
-
-    def _prune(self, now: float) -> None:
-        """Forget counters idle for longer than the longest delay, then the oldest ones."""
-        for key in [k for k, e in self._entries.items() if now - e.last > 2 * MAX_DELAY]:
-            del self._entries[key]
-        if len(self._entries) >= _MAX_ENTRIES:
-            for key, _ in sorted(self._entries.items(), key=lambda i: i[1].last)[:_MAX_ENTRIES // 2]:
-                del self._entries[key]
+        self._store.clear(keys)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +91,10 @@ class Authenticator:
 
     def __init__(self, services: Services, throttle: LoginThrottle | None = None) -> None:
         self.services = services
-        self.throttle = throttle or LoginThrottle()
+        found = throttle or services.login_throttle
+        if found is None:  # pragma: no cover - app._assemble always builds one
+            raise ServerError("the console needs the shared sign-in throttle")
+        self.throttle: LoginThrottle = found
 
     @property
     def passwords_enabled(self) -> bool:

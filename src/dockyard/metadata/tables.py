@@ -481,3 +481,16 @@ repository_quotas = Table(
     Column("max_bytes", BigInteger),  # manifests + distinct referenced blobs; NULL: no limit
     Column("max_images", Integer),  # manifests; NULL: no limit
 )
+
+# --- console sign-in back-off (migration 0008, on branch "iam") ----------------------------------
+# Failed sign-ins per client address and per name tried, shared by every node. The key is the
+# sha256 of "ip:<address>", "key:<access key id>" or "user:<user name>" (names typed at the sign-in
+# form are not kept in clear); when the next attempt is allowed follows from the two columns.
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Column("key", String(64), primary_key=True),  # sha256 hex
+    Column("failures", Integer, nullable=False),  # in a row, since the last success
+    Column("last_failure", UtcDateTime(), nullable=False),
+)
+Index("ix_login_failures_last_failure", login_failures.c.last_failure)

@@ -2,13 +2,61 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
 import pytest
+from sqlalchemy import select
 
 from dockyard.console.push_commands import push_commands
 from dockyard.console.sessions import ACCESS_KEY, SessionCodec
-from dockyard.console.signin import FREE_FAILURES, MAX_DELAY, LoginThrottle, TooManyAttempts
+from dockyard.console.signin import (
+    FORGET_AFTER,
+    FREE_FAILURES,
+    MAX_DELAY,
+    PRUNE_EVERY,
+    LoginThrottle,
+    TooManyAttempts,
+)
+from dockyard.metadata.engine import Database, make_engine
+from dockyard.metadata.login_throttle_store import SqlLoginFailureStore, hashed
+from dockyard.metadata.migrate import upgrade
+from dockyard.metadata.tables import login_failures
 
 KEY = b"k" * 32
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.moment = T0
+
+    def now(self) -> datetime:
+        return self.moment
+
+    def at(self, seconds: float) -> None:
+        self.moment = T0 + timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[Database]:
+    engine = make_engine(f"sqlite:///{tmp_path / 'throttle.db'}")
+    upgrade(engine)
+    try:
+        yield Database(engine)
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def throttle(db: Database, clock: Clock) -> LoginThrottle:
+    return LoginThrottle(SqlLoginFailureStore(db), clock)
 
 
 def test_a_session_round_trips_and_expires() -> None:
@@ -38,9 +86,7 @@ def test_csrf_tokens_are_bound_to_the_session() -> None:
     assert not codec.check_csrf("nonce-1", "") and not codec.check_csrf(None, token)
 
 
-def test_failed_sign_ins_back_off_exponentially() -> None:
-    now = [0.0]
-    throttle = LoginThrottle(clock=lambda: now[0])
+def test_failed_sign_ins_back_off_exponentially(throttle: LoginThrottle, clock: Clock) -> None:
     for _ in range(FREE_FAILURES - 1):
         throttle.check("ip:a", "key:k")
         throttle.failed("ip:a", "key:k")
@@ -49,7 +95,7 @@ def test_failed_sign_ins_back_off_exponentially() -> None:
     with pytest.raises(TooManyAttempts) as raised:
         throttle.check("key:k")
     assert raised.value.wait == 2
-    now[0] = 2.0
+    clock.at(2.0)
     throttle.check("key:k")
     throttle.failed("key:k")
     with pytest.raises(TooManyAttempts) as raised:
@@ -63,6 +109,66 @@ def test_failed_sign_ins_back_off_exponentially() -> None:
     throttle.succeeded("key:k")
     throttle.check("key:k")
     throttle.check("ip:other")
+
+
+def test_the_wait_runs_from_the_last_failure(throttle: LoginThrottle, clock: Clock) -> None:
+    for _ in range(FREE_FAILURES + 2):  # 8 s after the last one
+        throttle.failed("user:alice")
+    clock.at(5.5)
+    with pytest.raises(TooManyAttempts) as raised:
+        throttle.check("ip:a", "user:alice")
+    assert raised.value.wait == 3  # rounded up
+    clock.at(8.0)
+    throttle.check("ip:a", "user:alice")
+
+
+def test_a_success_clears_the_address_and_the_name(throttle: LoginThrottle, clock: Clock) -> None:
+    for _ in range(FREE_FAILURES):
+        throttle.failed("ip:a", "user:alice")
+    throttle.succeeded("ip:a", "user:alice")
+    throttle.check("ip:a", "user:alice")
+    throttle.failed("ip:a", "user:alice")  # counting starts again
+    throttle.check("ip:a", "user:alice")
+
+
+def test_huge_counts_and_clocks_that_disagree_never_wait_beyond_the_cap(
+        throttle: LoginThrottle, db: Database, clock: Clock) -> None:
+    with db.write() as c:  # a count no exponent can take, and a failure stamped in the future
+        c.execute(login_failures.insert().values(key=hashed("user:x"), failures=5000,
+                                                 last_failure=T0 + timedelta(hours=1)))
+        c.execute(login_failures.insert().values(key=hashed("user:y"), failures=1,
+                                                 last_failure=T0 + timedelta(hours=1)))
+    with pytest.raises(TooManyAttempts) as raised:
+        throttle.check("user:x")
+    assert raised.value.wait == MAX_DELAY
+    throttle.check("user:y")  # below FREE_FAILURES: no wait whatever the clocks say
+
+
+def test_names_are_stored_hashed(throttle: LoginThrottle, db: Database) -> None:
+    throttle.failed("ip:192.0.2.7", "user:alice")
+    with db.read() as c:
+        rows = c.execute(select(login_failures)).all()
+    assert sorted(r.key for r in rows) == sorted([hashed("ip:192.0.2.7"), hashed("user:alice")])
+    assert all(len(r.key) == 64 and "alice" not in r.key for r in rows)
+    assert {r.failures for r in rows} == {1} and all(r.last_failure == T0 for r in rows)
+
+
+def test_idle_counters_are_forgotten(throttle: LoginThrottle, db: Database, clock: Clock) -> None:
+    def stored() -> set[str]:
+        with db.read() as c:
+            return set(c.execute(select(login_failures.c.key)).scalars())
+
+    throttle.failed("user:old")  # prunes (nothing yet), then not again for PRUNE_EVERY
+    forget = FORGET_AFTER.total_seconds()
+    clock.at(forget - 1)
+    throttle.failed("user:recent")  # prunes: "user:old" has been idle just under FORGET_AFTER
+    assert stored() == {hashed("user:old"), hashed("user:recent")}
+    clock.at(forget + 1)
+    throttle.failed("user:new")  # idle long enough, but the next pruning is not due yet
+    assert hashed("user:old") in stored()
+    clock.at(forget - 1 + PRUNE_EVERY.total_seconds())
+    throttle.failed("user:new")
+    assert stored() == {hashed("user:recent"), hashed("user:new")}
 
 
 def test_push_commands_for_http_and_https() -> None:
