@@ -48,12 +48,9 @@ def serve(host: str | None, port: int | None, data_dir: Path | None, workers: in
                            None if settings.admin_secret_access_key else created.secret_access_key)
     click.echo(f"Dockyard registry {info.registry_id} ({info.region}) serving on {settings.endpoint}",
                err=True)
-    from granian import Granian
-    from granian.constants import Interfaces
+    from dockyard.server import serve as run_server
 
-    Granian("dockyard.app:create_app", address=settings.host, port=settings.port,
-            interface=Interfaces.ASGI, workers=settings.workers, factory=True,
-            log_access=False).serve()
+    run_server(settings)  # until SIGTERM/SIGINT; requests in progress finish (docs/deployment.md)
 
 
 def _print_first_start(settings: Settings, registry_id: str, key_id: str, secret: str | None) -> None:

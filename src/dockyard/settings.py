@@ -57,6 +57,8 @@ class Settings(BaseSettings):
     gc_interval_seconds: int = 3600
     # Run background jobs (scans, lifecycle, GC) inside the server; false when `dockyard worker` does
     jobs_in_server: bool = True
+    # On SIGTERM/SIGINT requests in progress may finish for this long; then they are cut (0: at once)
+    shutdown_grace_seconds: float = 30.0
 
     @classmethod
     def settings_customise_sources(

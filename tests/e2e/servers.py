@@ -155,6 +155,28 @@ class DockyardProcess:
             pass
         self._reap_group()
 
+    def send_signal(self, signum: int = signal.SIGTERM) -> None:
+        """Signal the main process only, as Kubernetes, docker stop and systemd (KillMode=mixed) do."""
+        assert self.proc is not None and self.proc.poll() is None, "not running"
+        self.proc.send_signal(signum)
+
+    def wait_exit(self, timeout: float) -> int:
+        """The main process's exit code once it has exited (subprocess.TimeoutExpired if it does
+        not within ``timeout``); no process of the group may outlive it."""
+        assert self.proc is not None
+        code = self.proc.wait(timeout=timeout)
+        deadline = time.monotonic() + 2  # a worker may still be on its way out
+        while True:
+            try:
+                os.killpg(self.proc.pid, 0)
+            except ProcessLookupError:
+                break
+            if time.monotonic() > deadline:
+                raise AssertionError(f"processes of {self.proc.pid}'s group outlived it")
+            time.sleep(0.1)
+        self._wait_port_free()
+        return code
+
     def _reap_group(self) -> None:
         if self.proc is None:
             return
