@@ -257,8 +257,10 @@ def test_trash_restore_drop(store: BlobStore) -> None:
     gc: CollectableBlobStore = store  # type: ignore[assignment]
     data = os.urandom(2000)
     d = sha256(data)
+    assert gc.changed_at(d) is None
     gc.put(d, data)
     assert [x[0] for x in gc.stored_blobs()] == [d]
+    assert gc.changed_at(d) == next(iter(gc.stored_blobs()))[2]  # the sweep re-checks with it
     token = gc.trash(d)
     assert token is not None and not gc.exists(d)
     assert gc.trashed() == [(token, d)]

@@ -13,6 +13,8 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import DBAPIError
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -31,16 +33,29 @@ from dockyard.errors import (
     ImageReferencedByManifestList,
     ImageTagAlreadyExists,
     ManifestBlobUnknown,
+    QuotaExceeded,
     ReferencedImagesNotFound,
     RepositoryAlreadyExists,
+    RepositoryNotFound,
     UploadUnknown,
 )
-from dockyard.metadata.engine import Database, make_engine
+from dockyard.lifecycle.evaluation import Expiry
+from dockyard.metadata.engine import Database, is_retryable, make_engine, retrying
+from dockyard.metadata.lifecycle_store import SqlLifecycleStore
 from dockyard.metadata.identity_store import SqlIdentityStore
 from dockyard.metadata.login_throttle_store import PRUNE_BATCH, SqlLoginFailureStore
 from dockyard.metadata.migrate import alembic_config, upgrade
 from dockyard.metadata.registry_store import SqlRegistryStore
-from dockyard.metadata.tables import metadata
+from dockyard.metadata.usage_store import SqlUsageStore
+from dockyard.metadata.tables import (
+    manifest_references,
+    manifests,
+    metadata,
+    repositories,
+    repository_blobs,
+    tags,
+    uploads,
+)
 from dockyard.workers.queue import DONE, QUEUED, RUNNING, JobQueue
 
 from .engines import Postgres
@@ -97,6 +112,18 @@ def race(count: int, work: Callable[[int], Any]) -> list[Any]:
     if errors:
         raise errors[0]
     return results
+
+
+def warm_pool(database: Database) -> None:
+    """Open a connection per racing thread first: PostgreSQL connections take milliseconds to
+    open, which would otherwise stagger the threads so much that they hardly overlap."""
+    barrier = threading.Barrier(THREADS)
+
+    def hold(i: int) -> None:
+        with database.read():
+            barrier.wait(10)
+
+    race(THREADS, hold)
 
 
 def digest(n: int | str) -> str:
@@ -355,6 +382,109 @@ def test_index_push_racing_with_child_delete(store: SqlRegistryStore) -> None:
         stored_index = store.manifest_by_digest(repo.id, index.digest, with_body=False)
         stored_child = store.manifest_by_digest(repo.id, child.digest, with_body=False)
         assert stored_index is None or stored_child is not None
+
+
+def test_deleting_a_repository_racing_with_pushes(store: SqlRegistryStore) -> None:
+    """DeleteRepository --force while other nodes push into the repository: no deadlock, each
+    push lands before the deletion or is told the repository is gone, and nothing is left."""
+    for n in range(4):
+        repo = new_repo(store, f"team/gone{n}")
+        images = [image(store, repo, f"{n}-{i}") for i in range(THREADS)]
+        store.put_manifest(repo.id, images[0], tag="first", tag_immutable=False, now=T0)
+
+        def work(i: int) -> object:
+            if i == 0:
+                return store.delete_repository(repo.id, force=True)
+            try:
+                store.put_manifest(repo.id, images[i], tag=f"t{i % 3}", tag_immutable=False,
+                                   now=T0)
+                return "pushed"
+            except RepositoryNotFound:
+                return "gone"
+
+        results = race(THREADS, work)
+        assert results[0] is True
+        assert store.get_repository(f"team/gone{n}") is None
+        with store.db.read() as c:
+            for table in (tags, manifests, manifest_references, repository_blobs, uploads):
+                left = c.execute(select(func.count()).select_from(table).where(
+                    table.c.repository_id == repo.id)).scalar_one()
+                assert left == 0, f"{table.name} rows left behind"
+
+
+def test_lifecycle_expiry_racing_with_a_push_of_the_image(database: Database) -> None:
+    """A push tagging an image the lifecycle run is expiring: the new tag is never lost (the
+    expiry sees the image changed and leaves it, or runs first and the push stores it again)."""
+    store, lifecycle = SqlRegistryStore(database), SqlLifecycleStore(database)
+    repo = new_repo(store)
+    for n in range(8):
+        img = image(store, repo, f"x{n}")
+        store.put_manifest(repo.id, img, tag=f"old{n}", tag_immutable=False, now=T0)
+        item = Expiry(img.digest, (f"old{n}",), T0, 1, "rule", img.digest)
+
+        def work(i: int) -> object:
+            if i == 0:
+                return lifecycle.expire(repo.id, repo.name, item, f"run{n}", T0)
+            return store.put_manifest(repo.id, img, tag=f"new{n}", tag_immutable=False, now=T0)
+
+        race(2, work)
+        head = store.manifest_by_tag(repo.id, f"new{n}", with_body=False)
+        assert head is not None and head.digest == img.digest
+
+
+def test_racing_pushes_respect_the_image_quota(database: Database) -> None:
+    store = SqlRegistryStore(database)
+    repo = new_repo(store)
+    SqlUsageStore(database).set_quota(repo.id, None, 3)
+    images = [image(store, repo, f"q{i}") for i in range(THREADS)]
+    warm_pool(database)
+
+    def push(i: int) -> bool:
+        try:
+            return store.put_manifest(repo.id, images[i], tag=None, tag_immutable=False,
+                                      now=T0)[0]
+        except QuotaExceeded:
+            return False
+
+    assert sum(race(THREADS, push)) == 3
+    assert store.repository_image_count(repo.id) == 3
+
+
+def test_a_deadlock_victim_runs_again(postgres: Postgres) -> None:
+    """Two transactions locking two rows in opposite orders: PostgreSQL aborts one as the
+    deadlock victim; ``retrying`` runs it again and both succeed."""
+    engine = make_engine(postgres.create_database())
+    upgrade(engine)
+    db = Database(engine)
+    try:
+        store = SqlRegistryStore(db)
+        a, b = new_repo(store, "a").id, new_repo(store, "b").id
+        barrier = threading.Barrier(2)
+        attempts: list[int] = []
+
+        def opposite_orders(i: int, retried: bool) -> None:
+            first, second = (a, b) if i == 0 else (b, a)
+
+            def transaction() -> None:
+                attempts.append(i)
+                with db.write() as c:
+                    c.execute(update(repositories).where(repositories.c.id == first)
+                              .values(scan_on_push=True))
+                    if len(attempts) <= 2:  # the first attempts meet, later ones go through
+                        barrier.wait(10)
+                    c.execute(update(repositories).where(repositories.c.id == second)
+                              .values(scan_on_push=True))
+            (retrying(transaction) if retried else transaction)()
+
+        with pytest.raises(DBAPIError) as aborted:
+            race(2, lambda i: opposite_orders(i, retried=False))
+        assert is_retryable(aborted.value)
+        attempts.clear()
+        barrier.reset()
+        race(2, lambda i: opposite_orders(i, retried=True))
+        assert len(attempts) == 3  # the victim ran once more
+    finally:
+        engine.dispose()
 
 
 # --- job queue -------------------------------------------------------------------------------------

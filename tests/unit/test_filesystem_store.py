@@ -164,6 +164,9 @@ def test_commit_of_an_existing_blob_deduplicates(store: FilesystemBlobStore, tmp
     store.commit_upload("u5", d, len(data))
     assert store.local_path(d).stat().st_ino == inode
     assert _read(store, d) == data
+    # the upload keeps its bytes until it is deleted (linking may still need them)
+    assert (tmp_path / "uploads" / "u5").exists()
+    store.delete_upload("u5")
     assert not (tmp_path / "uploads" / "u5").exists()
 
 

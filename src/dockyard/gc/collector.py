@@ -129,12 +129,17 @@ class GarbageCollector:
             if str(digest) in known or changed >= cutoff.timestamp():
                 continue
             if not report.dry_run:
-                token = self.store.forget_orphan(digest, self.blobs.trash)
+                token = self.store.forget_orphan(
+                    digest, self.blobs.trash, lambda d=digest: self._unchanged_since(d, cutoff))
                 if token is None:
                     continue
                 self.blobs.drop(token)
             report.orphans_removed += 1
             report.orphan_bytes += size
+
+    def _unchanged_since(self, digest: Digest, cutoff: datetime) -> bool:
+        changed = self.blobs.changed_at(digest)
+        return changed is not None and changed < cutoff.timestamp()
 
     def _settle_trash(self, report: GcReport) -> None:
         for token, digest in self.blobs.trashed():

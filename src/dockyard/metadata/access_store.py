@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from dockyard.metadata.engine import Database
+from dockyard.metadata.engine import Database, retry_conflicts
 from dockyard.metadata.tables import registry, repositories
 
 
@@ -29,6 +29,7 @@ def _document(text: str | None) -> dict[str, Any] | None:
     return doc if isinstance(doc, dict) else None
 
 
+@retry_conflicts
 class SqlAccessStore:
     def __init__(self, db: Database) -> None:
         self.db = db

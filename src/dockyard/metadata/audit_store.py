@@ -7,10 +7,11 @@ from datetime import datetime
 from sqlalchemy import insert, or_, select
 
 from dockyard.domain.audit import AuditRecord
-from dockyard.metadata.engine import Database
+from dockyard.metadata.engine import Database, retry_conflicts
 from dockyard.metadata.tables import audit_log
 
 
+@retry_conflicts
 class SqlAuditStore:
     def __init__(self, db: Database) -> None:
         self.db = db

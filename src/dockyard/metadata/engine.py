@@ -5,22 +5,86 @@ On PostgreSQL, transactions run at READ COMMITTED; writes that decide on rows th
 (``SELECT ... FOR UPDATE``, ``SKIP LOCKED`` for job claims) or are conditional ``UPDATE``s, and
 inserts that can race use ``INSERT ... ON CONFLICT DO NOTHING`` (``insert_ignoring``). Reads run
 in autocommit: under READ COMMITTED every statement sees its own snapshot anyway, and the pull hot
-path saves the BEGIN/ROLLBACK round trips."""
+path saves the BEGIN/ROLLBACK round trips.
+
+Transactions take row locks in one order (see docs/architecture.md, "Locking order"), so nodes do not
+deadlock in the normal course; should PostgreSQL still abort a transaction as a deadlock victim or a
+serialization failure, the store method is run again (``retry_conflicts``): every store method is one
+or more complete transactions, so running it again from the start is safe."""
 
 from __future__ import annotations
 
+import functools
+import inspect
+import logging
 import os
-from collections.abc import Iterator
+import random
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Table, create_engine, event
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
 from dockyard.errors import ServerError
 
 WRITE = "dockyard_write"
+log = logging.getLogger(__name__)
+
+# SQLSTATEs after which PostgreSQL has rolled the transaction back and running it again can succeed
+RETRYABLE_STATES = frozenset({"40P01",   # deadlock_detected
+                              "40001"})  # serialization_failure
+ATTEMPTS = 5
+_T = TypeVar("_T")
+
+
+def is_retryable(error: BaseException) -> bool:
+    """Whether ``error`` is a deadlock or serialization failure the database rolled back."""
+    if not isinstance(error, DBAPIError):
+        return False
+    state = getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None)
+    return state in RETRYABLE_STATES
+
+
+def retrying(method: Callable[..., _T]) -> Callable[..., _T]:
+    """Run ``method`` again (up to ``ATTEMPTS`` times, with a short random back-off) when the
+    database aborted its transaction as a deadlock victim or a serialization failure."""
+    @functools.wraps(method)
+    def run(*args: Any, **kwargs: Any) -> _T:
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                return method(*args, **kwargs)
+            except DBAPIError as error:
+                if attempt == ATTEMPTS or not is_retryable(error):
+                    raise
+                log.info("%s: transaction aborted by the database (%s), attempt %d of %d",
+                         method.__qualname__, getattr(error.orig, "sqlstate", "?"), attempt + 1,
+                         ATTEMPTS)
+                time.sleep(random.uniform(0, 0.005 * 2 ** attempt))
+        raise AssertionError("unreachable")  # pragma: no cover
+    run.__dockyard_retrying__ = True  # type: ignore[attr-defined]
+    return run
+
+
+def not_retried(method: Callable[..., _T]) -> Callable[..., _T]:
+    """Leave a store method out of ``retry_conflicts`` (it has effects outside the database that
+    must not happen twice)."""
+    method.__dockyard_not_retried__ = True  # type: ignore[attr-defined]
+    return method
+
+
+def retry_conflicts(cls: type[_T]) -> type[_T]:
+    """Class decorator for SQL stores: every public method is ``retrying``."""
+    for name, member in list(vars(cls).items()):
+        if name.startswith("_") or not inspect.isfunction(member):
+            continue
+        if getattr(member, "__dockyard_not_retried__", False):
+            continue
+        setattr(cls, name, retrying(member))
+    return cls
 
 
 def make_engine(url: str) -> Engine:

@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import and_, delete, exists, func, select, text, update
 
 from dockyard.domain.digest import Digest
-from dockyard.metadata.engine import Database
+from dockyard.metadata.engine import Database, not_retried, retry_conflicts
 from dockyard.metadata.tables import (
     blobs,
     manifest_references,
@@ -61,6 +61,7 @@ def _stale_link(cutoff: datetime):  # type: ignore[no-untyped-def]
                 ~_referenced_in_repository())
 
 
+@retry_conflicts
 class SqlGcStore:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -140,15 +141,21 @@ class SqlGcStore:
         freed = size is not None and links == stale and not referenced
         return Reclaimed(stale, freed, (size or 0) if freed else 0)
 
-    def forget_orphan(self, digest: Digest, trash: Callable[[Digest], str | None]) -> str | None:
-        """Trash a stored file that has no blob row (a crash between writing and recording it)."""
+    def forget_orphan(self, digest: Digest, trash: Callable[[Digest], str | None],
+                      still_stray: Callable[[], bool]) -> str | None:
+        """Trash a stored file that has no blob row (a crash between writing and recording it),
+        unless ``still_stray`` says it changed since it was listed (an upload stored those bytes
+        again and is about to link them)."""
         with self.db.write() as c:
             lock_digest(c, str(digest))
             if c.execute(select(blobs.c.digest).where(blobs.c.digest == str(digest))
                          .with_for_update()).first() is not None:
                 return None
+            if not still_stray():
+                return None
             return trash(digest)
 
+    @not_retried  # restores or drops the trashed file: not twice
     def settle_trashed(self, digest: Digest, token: str, restore: Callable[[str], bool],
                        drop: Callable[[str], None]) -> bool:
         """After a crash: put back a trashed file whose blob row survived (its transaction rolled

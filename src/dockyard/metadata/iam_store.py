@@ -27,7 +27,7 @@ from dockyard.domain.iam import (
     PolicyVersion,
     StsSession,
 )
-from dockyard.metadata.engine import Database
+from dockyard.metadata.engine import Database, retry_conflicts
 from dockyard.metadata.tables import (
     access_keys,
     iam_attachments,
@@ -82,6 +82,7 @@ def _tags(c: Connection, kind: str, entity_id: str) -> list[tuple[str, str]]:
 _USER_ROWS = select(principals).where(principals.c.kind == USER)
 
 
+@retry_conflicts
 class SqlIamStore:
     def __init__(self, db: Database) -> None:
         self.db = db

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import delete, insert, select, update
 
 from dockyard.domain.models import AccessKey, Principal, RegistryInfo
-from dockyard.metadata.engine import Database, insert_ignoring
+from dockyard.metadata.engine import Database, insert_ignoring, retry_conflicts
 from dockyard.metadata.tables import access_keys, principals, registry
 
 
@@ -21,6 +21,7 @@ def _key(row: Any) -> AccessKey:
                      row.last_used_at, row.secret_encrypted)
 
 
+@retry_conflicts
 class SqlIdentityStore:
     def __init__(self, db: Database) -> None:
         self.db = db

@@ -8,10 +8,11 @@ from datetime import datetime
 from sqlalchemy import select, update
 
 from dockyard.domain.models import ManifestRecord
-from dockyard.metadata.engine import Database
+from dockyard.metadata.engine import Database, retry_conflicts
 from dockyard.metadata.tables import manifests, tags
 
 
+@retry_conflicts
 class SqlImageStore:
     def __init__(self, db: Database) -> None:
         self.db = db

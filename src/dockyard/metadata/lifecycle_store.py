@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import delete, insert, select, update
 
 from dockyard.lifecycle.evaluation import REFERRER, Expiry, ImageFacts
-from dockyard.metadata.engine import Database
+from dockyard.metadata.engine import Database, retry_conflicts
 from dockyard.metadata.image_store import SqlImageStore
 from dockyard.metadata.registry_store import SqlRegistryStore
 from dockyard.metadata.tables import (
@@ -44,6 +44,7 @@ class StoredPreview:
     error: str | None
 
 
+@retry_conflicts
 class SqlLifecycleStore:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -150,9 +151,11 @@ class SqlLifecycleStore:
         as the evaluation saw it (same tags, no index refers to it, its subject gone for a
         referrer); otherwise leave it for the next run and return False."""
         with self.db.write() as c:
+            # lock the image before reading its tags (the order put_manifest takes them in): a
+            # push moving a tag onto it waits, and is seen, or comes after the image is gone
             found = c.execute(select(manifests.c.digest).where(
                 manifests.c.repository_id == repository_id,
-                manifests.c.digest == item.digest)).first()
+                manifests.c.digest == item.digest).with_for_update()).first()
             if found is None:
                 return False
             current = set(c.execute(select(tags.c.name).where(

@@ -23,7 +23,7 @@ from sqlalchemy import Connection, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from dockyard.errors import ServerError
-from dockyard.metadata.engine import Database
+from dockyard.metadata.engine import Database, retry_conflicts
 from dockyard.metadata.tables import login_failures
 
 PRUNE_BATCH = 1000
@@ -38,6 +38,7 @@ def _hashes(keys: Sequence[str]) -> list[str]:
     return sorted({hashed(k) for k in keys})
 
 
+@retry_conflicts
 class SqlLoginFailureStore:
     def __init__(self, db: Database) -> None:
         self.db = db

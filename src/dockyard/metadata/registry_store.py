@@ -23,9 +23,10 @@ from dockyard.errors import (
     ManifestBlobUnknown,
     ReferencedImagesNotFound,
     RepositoryAlreadyExists,
+    RepositoryNotFound,
     UploadUnknown,
 )
-from dockyard.metadata.engine import Database, insert_ignoring
+from dockyard.metadata.engine import Database, insert_ignoring, retry_conflicts
 from dockyard.metadata.tables import (
     blobs,
     manifest_references,
@@ -99,6 +100,7 @@ def _head(row: Any, with_body: bool) -> ManifestHead:
                         row.body if with_body else None)
 
 
+@retry_conflicts
 class SqlRegistryStore:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -142,8 +144,13 @@ class SqlRegistryStore:
     def delete_repository(self, repository_id: int, *, force: bool) -> bool:
         """Delete a repository and everything in it; False when not forced and it holds images."""
         with self.db.write() as c:
-            if not force and c.execute(select(manifests.c.digest).where(
-                    manifests.c.repository_id == repository_id).limit(1)).first():
+            # the locking order (docs/architecture.md): the repository, its manifests, then tags
+            c.execute(select(repositories.c.id).where(repositories.c.id == repository_id)
+                      .with_for_update())
+            held = c.execute(select(manifests.c.digest).where(
+                manifests.c.repository_id == repository_id).order_by(manifests.c.digest)
+                .with_for_update()).first()
+            if not force and held:
                 return False
             for table in (tags, manifest_references, manifests, repository_blobs, uploads):
                 c.execute(delete(table).where(table.c.repository_id == repository_id))
@@ -268,10 +275,14 @@ class SqlRegistryStore:
         it, checked in the same transaction that writes the references. Returns (the manifest is
         new to the repository, the tag was created or moved).
         """
-        # Row locks, always taken in this order (blobs, manifests, tags) so that concurrent nodes
-        # never deadlock: referenced blobs and child manifests (shared: against GC claims and
-        # deletions), this manifest (shared: against its deletion), then the tag.
+        # Row locks, always taken in this order (docs/architecture.md, "Locking order"): the
+        # repository (key share: against its deletion), referenced blobs and child manifests
+        # (shared: against GC claims and deletions), this manifest (shared: against its
+        # deletion), the tag, then the repository's quota.
         with self.db.write() as c:
+            if c.execute(select(repositories.c.id).where(repositories.c.id == repository_id)
+                         .with_for_update(read=True, key_share=True)).first() is None:
+                raise RepositoryNotFound("the repository was deleted while the image was pushed")
             child_sizes = self._check_references(c, repository_id, manifest)
             exists = c.execute(select(manifests.c.digest).where(
                 manifests.c.repository_id == repository_id,

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, insert, select, update
 
-from dockyard.metadata.engine import Database
+from dockyard.metadata.engine import Database, retry_conflicts
 from dockyard.metadata.tables import (
     image_inventories,
     image_scans,
@@ -80,6 +80,7 @@ def _scan(row: Any, findings: Any = None) -> ScanRecord:
                       findings)
 
 
+@retry_conflicts
 class SqlScanStore:
     def __init__(self, db: Database) -> None:
         self.db = db

@@ -8,13 +8,14 @@ from collections.abc import Callable, Sequence
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from dockyard.metadata.engine import Database
+from dockyard.metadata.engine import Database, retry_conflicts
 from dockyard.metadata.tables import account_settings, registry, repositories
 
 Tags = tuple[dict[str, str], ...]
 _REGISTRY_ROW = registry.c.id == 1
 
 
+@retry_conflicts
 class SqlSettingsStore:
     def __init__(self, db: Database) -> None:
         self.db = db

@@ -17,7 +17,7 @@ from sqlalchemy import delete, func, insert, select, update
 
 from dockyard.domain.models import NewManifest
 from dockyard.errors import QuotaExceeded
-from dockyard.metadata.engine import Database
+from dockyard.metadata.engine import Database, retry_conflicts
 from dockyard.metadata.tables import (
     blobs,
     manifest_references,
@@ -75,6 +75,7 @@ def _referenced(repository_id: Any):  # type: ignore[no-untyped-def]
         manifest_references.c.repository_id == repository_id, manifest_references.c.kind == "blob")
 
 
+@retry_conflicts
 class SqlUsageStore:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -147,9 +148,10 @@ class SqlUsageStore:
 
 def check_quota(c: Any, repository_id: int, manifest: NewManifest) -> None:
     """Refuse a new manifest that would take its repository past its quota. Runs inside the
-    manifest PUT's write transaction, so concurrent pushes cannot overshoot together."""
+    manifest PUT's write transaction, holding the quota's row lock (the last lock put_manifest
+    takes), so concurrent pushes to one repository cannot overshoot together."""
     quota = c.execute(select(repository_quotas.c.max_bytes, repository_quotas.c.max_images).where(
-        repository_quotas.c.repository_id == repository_id)).first()
+        repository_quotas.c.repository_id == repository_id).with_for_update()).first()
     if quota is None:
         return
     name = c.execute(select(repositories.c.name).where(repositories.c.id == repository_id)).scalar()

@@ -208,10 +208,12 @@ class UploadService:
 
         if stored() and self.store.link_blob(repo.id, str(digest), size, self.clock.now(), stored):
             return
-        store_bytes()
-        if not self.store.link_blob(repo.id, str(digest), size, self.clock.now(), stored):
-            raise UploadInvalid("the blob was reclaimed by garbage collection while it was being "
-                                "stored; upload it again", {"digest": str(digest)})
+        for _attempt in range(3):  # the collector took the file between storing and linking
+            store_bytes()
+            if self.store.link_blob(repo.id, str(digest), size, self.clock.now(), stored):
+                return
+        raise UploadInvalid("the blob was reclaimed by garbage collection while it was being "
+                            "stored; upload it again", {"digest": str(digest)})
 
     async def complete_layer(self, caller: Principal | None, name: str, upload_id: str,
                              digest: Digest) -> Digest:

@@ -16,7 +16,7 @@ from typing import BinaryIO
 
 from dockyard.domain.digest import Digest
 from dockyard.domain.models import StoredParts
-from dockyard.errors import DockyardError
+from dockyard.errors import DockyardError, UploadInvalid
 
 CHUNK = 1024 * 1024
 
@@ -118,11 +118,13 @@ class FilesystemBlobStore:
         """Make bytes [0, size) of an upload the blob ``digest`` (already verified)."""
         path = self._upload_path(upload_id)
         if self.exists(digest):
-            path.unlink(missing_ok=True)
-            return
-        with open(path, "r+b") as f:
-            f.truncate(size)
-            os.fsync(f.fileno())
+            return  # dedup; the upload's bytes stay until the upload is deleted
+        try:
+            with open(path, "r+b") as f:
+                f.truncate(size)
+                os.fsync(f.fileno())
+        except FileNotFoundError:
+            raise UploadInvalid("the upload's stored bytes are missing; start it again") from None
         self._publish(path, digest)
 
     def delete_upload(self, upload_id: str) -> None:
@@ -142,6 +144,14 @@ class FilesystemBlobStore:
                     except FileNotFoundError:
                         continue
                     yield digest, st.st_size, max(st.st_mtime, st.st_ctime)
+
+    def changed_at(self, digest: Digest) -> float | None:
+        """When the blob's file last changed (as ``stored_blobs`` reports it); None if absent."""
+        try:
+            st = self.local_path(digest).stat()
+        except FileNotFoundError:
+            return None
+        return max(st.st_mtime, st.st_ctime)
 
     def trash(self, digest: Digest) -> str | None:
         """Move a blob out of sight, atomically; the token restores or drops it. None if absent."""

@@ -308,6 +308,16 @@ class S3BlobStore:
                 continue
             yield digest, int(item["Size"]), item["LastModified"].timestamp()
 
+    def changed_at(self, digest: Digest) -> float | None:
+        """When the blob object was last written, as ``stored_blobs`` reports it (from a listing:
+        a HEAD's Last-Modified has only a one-second resolution); None if absent."""
+        key = self._key(digest)
+        listed = self.client.list_objects_v2(Bucket=self.bucket, Prefix=key, MaxKeys=1)
+        for item in listed.get("Contents", []):
+            if item["Key"] == key:
+                return item["LastModified"].timestamp()
+        return None
+
     def trash(self, digest: Digest) -> str | None:
         """Take a blob out of sight (copy to the trash, then delete); the token restores or drops
         it. None if absent."""

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from dockyard.metadata.engine import Database
+from dockyard.metadata.engine import Database, retry_conflicts
 from dockyard.metadata.tables import jobs
 from dockyard.ports import Clock
 
@@ -26,6 +26,7 @@ class Job:
     attempts: int
 
 
+@retry_conflicts
 class JobQueue:
     def __init__(self, db: Database, clock: Clock) -> None:
         self.db = db

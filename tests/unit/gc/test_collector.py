@@ -238,6 +238,53 @@ def test_stray_files_without_a_row_go_after_the_grace_period(registry):
     assert sha256(data) not in registry.files()
 
 
+def test_a_stray_file_stored_again_after_the_listing_stays(registry):
+    """The sweep lists an old stray file; before it takes it, an upload stores the same bytes
+    again (and is about to link them): the sweep re-checks the file under the digest's lock and
+    leaves it."""
+    data = b"stray, then pushed again"
+    digest = Digest.parse(sha256(data))
+    blobs = registry.services.gc.blobs
+    blobs.put(digest, data)
+    registry.clock.advance(seconds=GRACE.total_seconds() + 300)
+    listed = list(blobs.stored_blobs())
+
+    def listing_then_a_fresh_store():  # the file changes after it was listed
+        future = registry.clock.now().timestamp() + 60
+        os.utime(blobs.local_path(digest), (future, future))
+        return iter(listed)
+
+    blobs.stored_blobs = listing_then_a_fresh_store
+    assert registry.collect().orphans_removed == 0
+    assert str(digest) in registry.files()
+
+
+def test_an_upload_whose_deduplicated_file_is_collected_stores_its_own_bytes(registry):
+    """An upload finds the blob stored by someone else when it completes, so it keeps its own
+    bytes aside; the collector takes that file before the link: the upload stores its bytes and
+    links them, instead of failing."""
+    data = b"pushed by two clients at once " * 30
+    digest = Digest.parse(sha256(data))
+    blobs = registry.services.uploads.blobs
+    original = blobs.commit_upload
+    calls: list[bool] = []
+
+    def commit_racing_with_another_push_and_the_collector(*args, **kwargs):  # type: ignore[no-untyped-def]
+        first = not calls
+        calls.append(True)
+        if first:
+            blobs.put(digest, data)  # another client's push stored the same blob
+        original(*args, **kwargs)  # finds it: deduplicated
+        if first:
+            blobs.drop(blobs.trash(digest))  # the collector took it before the link
+
+    blobs.commit_upload = commit_racing_with_another_push_and_the_collector
+    assert registry.push_blob_chunked("team/app", data) == str(digest)
+    assert len(calls) == 2
+    assert registry.services.blobs.stat(registry.admin, "team/app", digest) == len(data)
+    assert b"".join(registry.services.blobs.read(digest)) == data
+
+
 def test_abandoned_uploads_are_purged_after_the_upload_timeout(registry):
     upload = registry.services.uploads.start(registry.admin, "team/app")
 
