@@ -19,6 +19,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
+from dockyard.domain.iam import IamUser
 from dockyard.domain.models import (
     AccessKey,
     NewManifest,
@@ -42,6 +43,7 @@ from dockyard.errors import (
 from dockyard.lifecycle.evaluation import Expiry
 from dockyard.metadata.engine import Database, is_retryable, make_engine, retrying
 from dockyard.metadata.lifecycle_store import SqlLifecycleStore
+from dockyard.metadata.iam_store import SqlIamStore
 from dockyard.metadata.identity_store import SqlIdentityStore
 from dockyard.metadata.login_throttle_store import PRUNE_BATCH, SqlLoginFailureStore
 from dockyard.metadata.migrate import alembic_config, upgrade
@@ -566,6 +568,25 @@ def test_identity_store(database: Database) -> None:
     assert [k.status for k in identity.access_keys(admin.id)] == ["Inactive"]
     assert identity.delete_access_key(key.access_key_id)
     assert identity.access_key(key.access_key_id) is None
+
+
+def test_console_password_failures_racing_on_nodes_are_all_counted(database: Database) -> None:
+    iam = SqlIamStore(database)
+    user = IamUser("AIDAEXAMPLE0000000002", "dev", "/", "arn:aws:iam::100000000000:user/dev", T0)
+    iam.create_user(user)
+    iam.create_login_profile(user.id, "hash", False, T0)
+    race(THREADS, lambda i: [iam.record_login_failure(user.id, T0, 1000, timedelta(minutes=15))
+                             for _ in range(10)])
+    profile = iam.login_profile(user.id)
+    assert profile is not None and profile.failed_attempts == THREADS * 10
+    assert profile.locked_until is None
+    race(THREADS, lambda i: iam.record_login_failure(user.id, T0, THREADS * 10 + 1,
+                                                     timedelta(minutes=15)))
+    locked = iam.login_profile(user.id)  # the limit was crossed once: locked, count restarted
+    assert locked is not None and locked.locked_until == T0 + timedelta(minutes=15)
+    assert locked.failed_attempts == 0  # the others found it locked: not counted
+    iam.record_login_failure(user.id, T0, 3, timedelta(minutes=15))  # locked: not counted
+    assert iam.login_profile(user.id) == locked
 
 
 # --- console sign-in back-off (LoginFailureStore) ------------------------------------------------

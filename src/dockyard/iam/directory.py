@@ -395,10 +395,8 @@ class Directory:
         if user is None or profile is None or passwords.locked(profile.locked_until, now) or not ok:
             if user is not None and profile is not None and not passwords.locked(
                     profile.locked_until, now):
-                failures = profile.failed_attempts + 1
-                lock = now + passwords.LOCK_FOR if failures >= passwords.LOCK_AFTER else None
-                self.store.update_login_profile(user.id, failed_attempts=0 if lock else failures,
-                                                locked_until=lock)
+                self.store.record_login_failure(user.id, now, passwords.LOCK_AFTER,
+                                                passwords.LOCK_FOR)
             raise Unauthenticated("Your authentication information is incorrect. Please try again.")
         self.store.update_login_profile(user.id, failed_attempts=0, locked_until=None,
                                         last_used_at=now)

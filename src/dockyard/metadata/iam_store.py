@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
@@ -496,6 +496,21 @@ class SqlIamStore:
         with self.db.write() as c:
             c.execute(update(iam_login_profiles).where(
                 iam_login_profiles.c.principal_id == user_id).values(**values))
+
+    def record_login_failure(self, user_id: str, now: datetime, lock_after: int,
+                             lock_for: timedelta) -> None:
+        """Count a failed console sign-in of an unlocked profile; at ``lock_after`` failures in a
+        row, lock it until ``now + lock_for`` and restart the count. One transaction of atomic
+        updates: failures racing on several nodes are all counted."""
+        profile = iam_login_profiles.c
+        with self.db.write() as c:
+            c.execute(update(iam_login_profiles).where(
+                profile.principal_id == user_id,
+                or_(profile.locked_until.is_(None), profile.locked_until <= now))
+                .values(failed_attempts=profile.failed_attempts + 1))
+            c.execute(update(iam_login_profiles).where(
+                profile.principal_id == user_id, profile.failed_attempts >= lock_after)
+                .values(failed_attempts=0, locked_until=now + lock_for))
 
     def delete_login_profile(self, user_id: str) -> bool:
         with self.db.write() as c:
