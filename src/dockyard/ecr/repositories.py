@@ -28,19 +28,14 @@ def create_repository(call: Call) -> dict[str, Any]:
 def describe_repositories(call: Call) -> dict[str, Any]:
     call.check_registry()
     names = call.optional("repositoryNames", list)
-    max_results = call.optional("maxResults", int)
-    if names is not None and (max_results is not None or call.params.get("nextToken")):
+    if names is not None and ("maxResults" in call.params or call.params.get("nextToken")):
         raise InvalidParameter(
             "Invalid parameter: maxResults and nextToken cannot be used with repositoryNames")
     if names is not None and not 1 <= len(names) <= 100:
         raise InvalidParameter("Invalid parameter at 'repositoryNames': give 1-100 names")
-    if max_results is not None and not 1 <= max_results <= 1000:
-        raise InvalidParameter(
-            "Invalid parameter at 'maxResults' failed to satisfy constraint: "
-            "'Member must have value less than or equal to 1000 and greater than or equal to 1'")
     repos, token = call.services.repositories.describe(
         call.caller, names=names, next_token=call.optional("nextToken"),
-        max_results=max_results or 1000)
+        max_results=call.max_results(1000))
     address = call.services.repositories.address
     result: dict[str, Any] = {"repositories": [shapes.repository(r, address) for r in repos]}
     if token:
