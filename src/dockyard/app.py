@@ -115,7 +115,7 @@ def bootstrap(settings: Settings) -> NewKey | None:
         return identity.bootstrap(settings.admin_access_key_id,
                                   secret.get_secret_value() if secret else None)
     finally:
-        db.engine.dispose()  # no SQLite connection may outlive this (see `dockyard serve`)
+        db.dispose()  # no SQLite connection may outlive this (see `dockyard serve`)
 
 
 def build_services(settings: Settings, clock: Clock | None = None) -> Services:

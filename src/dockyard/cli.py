@@ -42,7 +42,7 @@ def serve(host: str | None, port: int | None, data_dir: Path | None, workers: in
     # Granian forks the workers: an SQLite connection open across fork leaves a worker believing
     # it holds file locks it does not, and another process (a CLI command) may then checkpoint and
     # delete the WAL under it, losing its writes. Close every connection before serving.
-    db.engine.dispose()
+    db.dispose()
     if created is not None:
         _print_first_start(settings, info.registry_id, created.access_key_id,
                            None if settings.admin_secret_access_key else created.secret_access_key)

@@ -147,12 +147,16 @@ class GarbageCollector:
                 report.trash_restored += 1
 
     # --- pushes and the job queue ----------------------------------------------------------------
-    def touched(self, name: str, digests: list[str]) -> set[str]:
-        """A push found these blobs in ``name`` (HEAD, BatchCheckLayerAvailability): their links
-        start a new grace period, so the push can reference them. Written at most once per half
-        grace period per link. Returns the digests still linked."""
+    def touched(self, repository_id: int, linked: dict[str, datetime]) -> set[str]:
+        """A push found these blobs (digest: when linked) in the repository (HEAD,
+        BatchCheckLayerAvailability): their links start a new grace period, so the push can
+        reference them. Written at most once per half grace period per link. Returns the
+        digests still linked."""
         now = self.clock.now()
-        return self.store.refresh_link(name, digests, now - self.grace / 2, now)
+        stale = sorted(d for d, at in linked.items() if at < now - self.grace / 2)
+        if not stale:
+            return set(linked)
+        return set(linked) - set(stale) | self.store.refresh_links(repository_id, stale, now)
 
     def on_repository_deleted(self, event: RepositoryDeleted) -> None:
         if self.jobs is not None:

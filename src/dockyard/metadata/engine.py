@@ -14,17 +14,20 @@ or more complete transactions, so running it again from the start is safe."""
 
 from __future__ import annotations
 
+import collections
 import functools
 import inspect
 import logging
 import os
 import random
+import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Table, create_engine, event
+from sqlalchemy import Connection, Select, Table, create_engine, event
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
@@ -160,12 +163,78 @@ def _configure_sqlite(engine: Engine) -> None:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+class HotQuery:
+    """A read statement on a hot path (a pull's manifest or blob lookup), run by
+    ``Database.first``. On an SQLite file it runs on the thread's own ``sqlite3`` connection,
+    compiled once: SQLAlchemy's per-execution work (pool checkout, compiled-cache lookup, result
+    set-up) cost several times the query itself. Elsewhere it runs as any other read.
+
+    Parameters are plain strings and numbers (given as they are to the driver); results go
+    through the columns' own result processors, so rows hold what SQLAlchemy would return."""
+
+    def __init__(self, statement: Select[Any]) -> None:
+        self.statement = statement
+        columns = list(statement.selected_columns)
+        self.row = collections.namedtuple("Row", list(statement.selected_columns.keys()),  # type: ignore[misc]
+                                          rename=True)
+        dialect = sqlite.dialect(paramstyle="named")
+        compiled = statement.compile(dialect=dialect)
+        self.sql = str(compiled)
+        self.defaults = dict(compiled.params)
+        processors = [c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns]
+        self.processors = processors if any(processors) else None
+
+    def convert(self, values: tuple[Any, ...]) -> Any:
+        if self.processors is not None:
+            values = tuple(v if p is None else p(v) for p, v in zip(self.processors, values))
+        return self.row(*values)
+
+
 class Database:
-    """Hands out connections: ``read()`` for queries, ``write()`` for one transaction of changes."""
+    """Hands out connections: ``read()`` for queries, ``write()`` for one transaction of changes,
+    ``first()`` for a hot-path query."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._autocommit_reads = engine.dialect.name == "postgresql"
+        database = engine.url.database if engine.dialect.name == "sqlite" else None
+        self._sqlite_file = database if database and database != ":memory:" else None
+        self._local = threading.local()
+        self._raw: list[sqlite3.Connection] = []
+        self._raw_lock = threading.Lock()
+
+    def first(self, query: HotQuery, params: dict[str, Any]) -> Any | None:
+        """The first row of ``query`` (attribute access by column name), or None."""
+        if self._sqlite_file is None:
+            with self.read() as c:
+                return c.execute(query.statement, params).first()
+        cursor = self._connection().execute(query.sql, {**query.defaults, **params})
+        try:
+            row = cursor.fetchone()
+        finally:
+            cursor.close()  # resets the statement: no read snapshot stays open
+        return query.convert(row) if row is not None else None
+
+    def _connection(self) -> sqlite3.Connection:
+        local = self._local
+        if getattr(local, "pid", None) != os.getpid():
+            # autocommit (each statement its own snapshot, no BEGIN/ROLLBACK), as reads are
+            connection = sqlite3.connect(self._sqlite_file, timeout=30, isolation_level=None,
+                                         check_same_thread=False)
+            connection.execute("PRAGMA busy_timeout=30000")
+            with self._raw_lock:
+                self._raw.append(connection)
+            local.connection, local.pid = connection, os.getpid()
+        return local.connection  # type: ignore[no-any-return]
+
+    def dispose(self) -> None:
+        """Close every connection (before forking workers: no SQLite connection may cross)."""
+        with self._raw_lock:
+            raw, self._raw = self._raw, []
+        for connection in raw:
+            connection.close()
+        self._local = threading.local()
+        self.engine.dispose()
 
     @property
     def dialect(self) -> str:

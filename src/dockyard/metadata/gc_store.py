@@ -169,28 +169,17 @@ class SqlGcStore:
             return False
 
     # --- pushes touching links -----------------------------------------------------------------
-    def refresh_link(self, name: str, digests: list[str], stale_before: datetime,
-                     now: datetime) -> set[str]:
-        """A push found these blobs in repository ``name``: restart the grace period of links
-        older than ``stale_before``. Returns the digests still linked afterwards (a link the
+    def refresh_links(self, repository_id: int, stale: list[str], now: datetime) -> set[str]:
+        """A push found these blobs, linked to the repository since before the last half grace
+        period: restart their grace period. Returns the digests still linked (a link the
         collector took meanwhile is not, and the client must upload the blob)."""
-        query = (select(repositories.c.id, repository_blobs.c.digest, repository_blobs.c.linked_at)
-                 .join(repository_blobs, repository_blobs.c.repository_id == repositories.c.id)
-                 .where(repositories.c.name == name, repository_blobs.c.digest.in_(digests)))
-        with self.db.read() as c:
-            rows = c.execute(query).all()
-        linked = {r.digest for r in rows}
-        stale = [r.digest for r in rows if r.linked_at < stale_before]
-        if stale:
-            with self.db.write() as c:
-                c.execute(update(repository_blobs).where(
-                    repository_blobs.c.repository_id == rows[0].id,
-                    repository_blobs.c.digest.in_(stale)).values(linked_at=now))
-                still = set(c.execute(select(repository_blobs.c.digest).where(
-                    repository_blobs.c.repository_id == rows[0].id,
-                    repository_blobs.c.digest.in_(stale))).scalars())
-            linked -= set(stale) - still
-        return linked
+        with self.db.write() as c:
+            c.execute(update(repository_blobs).where(
+                repository_blobs.c.repository_id == repository_id,
+                repository_blobs.c.digest.in_(stale)).values(linked_at=now))
+            return set(c.execute(select(repository_blobs.c.digest).where(
+                repository_blobs.c.repository_id == repository_id,
+                repository_blobs.c.digest.in_(stale))).scalars())
 
     # --- uploads -------------------------------------------------------------------------------
     def idle_uploads(self, cutoff: datetime) -> list[tuple[str, int]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Select, and_, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -26,7 +26,7 @@ from dockyard.errors import (
     RepositoryNotFound,
     UploadUnknown,
 )
-from dockyard.metadata.engine import Database, insert_ignoring, retry_conflicts
+from dockyard.metadata.engine import Database, HotQuery, insert_ignoring, retry_conflicts
 from dockyard.metadata.tables import (
     blobs,
     manifest_references,
@@ -60,14 +60,14 @@ def _manifest_lookup(by_tag: bool, with_body: bool) -> Select[Any]:
     return select(*columns).select_from(joined).where(repositories.c.name == bindparam("name"))
 
 
-_MANIFEST_LOOKUPS = {(by_tag, body): _manifest_lookup(by_tag, body)
+_MANIFEST_LOOKUPS = {(by_tag, body): HotQuery(_manifest_lookup(by_tag, body))
                      for by_tag in (True, False) for body in (True, False)}
-_BLOB_LOOKUP = select(repositories.c.id, blobs.c.size).select_from(
+_BLOB_LOOKUP = HotQuery(select(repositories.c.id, blobs.c.size, repository_blobs.c.linked_at).select_from(
     repositories.outerjoin(repository_blobs, and_(
         repository_blobs.c.repository_id == repositories.c.id,
         repository_blobs.c.digest == bindparam("digest"))).outerjoin(
         blobs, blobs.c.digest == repository_blobs.c.digest)).where(
-    repositories.c.name == bindparam("name"))
+    repositories.c.name == bindparam("name")))
 
 
 def _repository(row: Any) -> Repository:
@@ -98,6 +98,16 @@ def _upload(row: Any) -> Upload:
 def _head(row: Any, with_body: bool) -> ManifestHead:
     return ManifestHead(row.digest, row.media_type, row.size, row.subject_digest,
                         row.body if with_body else None)
+
+
+class BlobLookup(NamedTuple):
+    repository_id: int | None  # None: no such repository
+    size: int | None  # None: the blob is not linked to it
+    linked_at: datetime | None
+
+    @property
+    def exists(self) -> bool:
+        return self.repository_id is not None
 
 
 @retry_conflicts
@@ -236,18 +246,28 @@ class SqlRegistryStore:
     def lookup_manifest(self, name: str, *, tag: str | None = None, digest: str | None = None,
                         with_body: bool) -> tuple[int | None, ManifestHead | None]:
         """(repository id or None, manifest) for a tag or digest in one query: the pull hot path."""
-        query = _MANIFEST_LOOKUPS[tag is not None, with_body]
-        with self.db.read() as c:
-            row = c.execute(query, {"name": name, "ref": tag if tag is not None else digest}).first()
+        row = self.db.first(_MANIFEST_LOOKUPS[tag is not None, with_body],
+                            {"name": name, "ref": tag if tag is not None else digest})
         if row is None:
             return None, None
         return row.id, (_head(row, with_body) if row.digest is not None else None)
 
-    def lookup_blob(self, name: str, digest: str) -> tuple[bool, int | None]:
-        """(repository exists, size of the blob if linked to it) in one query."""
+    def lookup_blob(self, name: str, digest: str) -> BlobLookup:
+        """Whether the repository exists, and the blob's size and link time if it is linked to
+        it, in one query (the blob HEAD/GET hot path)."""
+        row = self.db.first(_BLOB_LOOKUP, {"name": name, "digest": digest})
+        if row is None:
+            return BlobLookup(None, None, None)
+        return BlobLookup(row.id, row.size, row.linked_at if row.size is not None else None)
+
+    def linked_blobs(self, repository_id: int, digests: Sequence[str]) -> dict[str, tuple[int, datetime]]:
+        """Size and link time of each of ``digests`` linked to the repository, in one query."""
+        query = (select(blobs.c.digest, blobs.c.size, repository_blobs.c.linked_at)
+                 .join(repository_blobs, repository_blobs.c.digest == blobs.c.digest)
+                 .where(repository_blobs.c.repository_id == repository_id,
+                        blobs.c.digest.in_(list(digests))))
         with self.db.read() as c:
-            row = c.execute(_BLOB_LOOKUP, {"name": name, "digest": digest}).first()
-        return (False, None) if row is None else (True, row.size)
+            return {r.digest: (r.size, r.linked_at) for r in c.execute(query)}
 
     def manifest_by_tag(self, repository_id: int, tag: str, *, with_body: bool) -> ManifestHead | None:
         columns = (*_HEAD_COLUMNS, manifests.c.body) if with_body else _HEAD_COLUMNS

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
 from dockyard.domain.digest import Digest
 from dockyard.domain.models import Principal
 from dockyard.errors import BlobUnknown
-from dockyard.metadata.registry_store import SqlRegistryStore
+from dockyard.metadata.registry_store import BlobLookup, SqlRegistryStore
 from dockyard.iam.tokens import TokenSigner
 from dockyard.ports import BlobStore, Clock
 from dockyard.registry.repositories import RepositoryService
@@ -23,7 +24,7 @@ REDIRECT_SECONDS = 600  # presigned URLs a blob GET redirects to: followed at on
 class BlobService:
     def __init__(self, store: SqlRegistryStore, blobs: BlobStore, repos: RepositoryService,
                  signer: Callable[[], TokenSigner], clock: Clock,
-                 touched: Callable[[str, list[str]], set[str]] | None = None) -> None:
+                 touched: Callable[[int, dict[str, datetime]], set[str]] | None = None) -> None:
         self.store = store
         self.blobs = blobs
         self.repos = repos
@@ -49,34 +50,37 @@ class BlobService:
     def stat_signed(self, name: str, digest: Digest, expires: str, signature: str) -> int:
         """Size of a blob requested through a download URL (the URL stands for the caller)."""
         self._signer().verify_path(f"/v2/{name}/blobs/{digest}", expires, signature, self.clock.now())
-        exists, size = self.store.lookup_blob(name, str(digest))
-        if not exists:
+        found = self.store.lookup_blob(name, str(digest))
+        if not found.exists:
             raise self.repos.not_found(name)
-        if size is None:
+        if found.size is None:
             raise BlobUnknown("blob unknown to registry", {"digest": str(digest)})
-        return size
+        return found.size
 
     def check_layers(self, caller: Principal | None, name: str,
                      digests: list[Digest]) -> dict[str, int | None]:
         """ECR ``BatchCheckLayerAvailability``: the size of each layer the repository holds."""
         repo = self.repos.find(caller, name, CHECK)
-        sizes = {str(d): self.store.linked_blob_size(repo.id, str(d)) for d in digests}
-        found = [d for d, size in sizes.items() if size is not None]
-        if found and self.touched is not None:
-            still = self.touched(name, found)
-            sizes = {d: size if d in still else None for d, size in sizes.items()}
-        return sizes
+        linked = self.store.linked_blobs(repo.id, [str(d) for d in digests])
+        still = set(linked) if self.touched is None else self.touched(
+            repo.id, {d: at for d, (_, at) in linked.items()})
+        return {str(d): linked[str(d)][0] if str(d) in still else None for d in digests}
 
     def stat(self, caller: Principal | None, name: str, digest: Digest, *,
              action: str = DOWNLOAD) -> int:
         self.repos.authorize(caller, name, action)
-        exists, size = self.store.lookup_blob(name, str(digest))
-        if not exists:
+        found = self.store.lookup_blob(name, str(digest))
+        if not found.exists:
             raise self.repos.not_found(name)
-        if size is None or action == CHECK and self.touched is not None and str(
-                digest) not in self.touched(name, [str(digest)]):
+        if found.size is None or action == CHECK and self._gone_while_touched(found, digest):
             raise BlobUnknown("blob unknown to registry", {"digest": str(digest)})
-        return size
+        return found.size
+
+    def _gone_while_touched(self, found: BlobLookup, digest: Digest) -> bool:
+        """Restart the link's grace period; True when the collector took the link meanwhile."""
+        if self.touched is None or found.repository_id is None or found.linked_at is None:
+            return False
+        return not self.touched(found.repository_id, {str(digest): found.linked_at})
 
     def local_path(self, digest: Digest) -> Path | None:
         return self.blobs.local_path(digest)
