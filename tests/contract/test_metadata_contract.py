@@ -206,9 +206,11 @@ def test_blob_links(store: SqlRegistryStore) -> None:
     assert store.link_blob(repo.id, digest(1), 5, T0)
     assert store.linked_blob_size(repo.id, digest(1)) == 5
     assert store.linked_blob_size(other.id, digest(1)) is None
-    assert store.lookup_blob("team/app", digest(1)) == (True, 5)
-    assert store.lookup_blob("team/other", digest(1)) == (True, None)
-    assert store.lookup_blob("nope", digest(1)) == (False, None)
+    assert store.lookup_blob("team/app", digest(1)) == (repo.id, 5, T0)
+    assert store.lookup_blob("team/other", digest(1)) == (other.id, None, None)
+    assert not store.lookup_blob("nope", digest(1)).exists
+    assert store.linked_blobs(repo.id, [digest(1), digest(2)]) == {digest(1): (5, T0)}
+    assert store.linked_blobs(other.id, [digest(1)]) == {}
     assert not store.link_blob(other.id, digest(2), 5, T0, stored=lambda: False)
     assert store.blob_size(digest(2)) is None
     assert store.link_blob(repo.id, digest(1), 5, T0 + timedelta(1))  # again: refreshed
