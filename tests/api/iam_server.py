@@ -20,6 +20,8 @@ from botocore.exceptions import ClientError
 
 from e2e.servers import REGION, DockyardProcess, free_port
 
+from .live_server import running
+
 NO_RETRIES = Config(retries={"max_attempts": 1, "mode": "standard"})
 
 
@@ -101,12 +103,8 @@ def dockyard_cli(server: DockyardProcess, *args: str) -> subprocess.CompletedPro
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DockyardProcess]:
-    process = DockyardProcess(tmp_path_factory.mktemp("iam") / "data", free_port())
-    process.start()
-    try:
+    with running(DockyardProcess(tmp_path_factory.mktemp("iam") / "data", free_port())) as process:
         yield process
-    finally:
-        process.stop()
 
 
 @pytest.fixture(scope="module")

@@ -16,10 +16,6 @@ import io
 import json
 import os
 import shutil
-import signal
-import socket
-import subprocess
-import sys
 import tarfile
 import time
 from collections.abc import Iterator
@@ -33,6 +29,8 @@ from botocore.config import Config
 from botocore.exceptions import ClientError, WaiterError
 
 from unit.scanning.osv_expected import expected_findings, load_records, pep440_key, pep503
+
+from .live_server import LiveServer, live_server, running
 
 KEY_ID = "AKIASCANNINGTEST0001"
 SECRET = "scanningTestSecretKey/0123456789abcdefGH"
@@ -52,12 +50,6 @@ def sha256(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def osv_subset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The real vulndata records of the packages these tests install (PyPI) plus npm's."""
@@ -72,67 +64,23 @@ def osv_subset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-class Live:
-    def __init__(self, endpoint: str, data_dir: Path, env: dict[str, str]) -> None:
-        self.endpoint, self.data_dir, self.env = endpoint, data_dir, env
-
-    def dockyard(self, *args: str) -> str:
-        result = subprocess.run([sys.executable, "-m", "dockyard", *args], env=self.env,
-                                capture_output=True, text=True, timeout=300)
-        assert result.returncode == 0, result.stderr
-        return result.stdout
-
-
 @pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory, osv_subset: Path) -> Iterator[Live]:
-    base = tmp_path_factory.mktemp("ecr-scanning")
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DOCKYARD_", "AWS_"))}
-    env.update({"DOCKYARD_DATA_DIR": str(base / "data"), "DOCKYARD_PORT": str(port),
-                "DOCKYARD_HOST": "127.0.0.1", "DOCKYARD_REGION": REGION,
-                "DOCKYARD_ADMIN_ACCESS_KEY_ID": KEY_ID, "DOCKYARD_ADMIN_SECRET_ACCESS_KEY": SECRET,
-                "PYTHONUNBUFFERED": "1"})
-    server = Live(f"http://127.0.0.1:{port}", base / "data", env)
+def live(tmp_path_factory: pytest.TempPathFactory, osv_subset: Path) -> Iterator[LiveServer]:
+    server = live_server(tmp_path_factory.mktemp("ecr-scanning"), KEY_ID, SECRET, REGION)
     server.dockyard("vulndb", "import", str(osv_subset))
-    log = base / "serve.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "dockyard", "serve"], env=env, stdout=out,
-                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"dockyard serve exited: {log.read_text(errors='replace')}")
-            try:
-                if httpx.get(f"{server.endpoint}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"dockyard serve not healthy: {log.read_text(errors='replace')}")
-            time.sleep(0.1)
+    with running(server):
         yield server
-    finally:
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
-        except ProcessLookupError:
-            pass
 
 
 @pytest.fixture(scope="module")
-def ecr(live: Live) -> Any:
+def ecr(live: LiveServer) -> Any:
     return boto3.client("ecr", endpoint_url=live.endpoint, region_name=REGION,
                         aws_access_key_id=KEY_ID, aws_secret_access_key=SECRET,
                         config=Config(retries={"max_attempts": 1}))
 
 
 @pytest.fixture(scope="module")
-def http(live: Live, ecr: Any) -> Iterator[httpx.Client]:
+def http(live: LiveServer, ecr: Any) -> Iterator[httpx.Client]:
     token = ecr.get_authorization_token()["authorizationData"][0]["authorizationToken"]
     user, _, password = base64.b64decode(token).decode().partition(":")
     with httpx.Client(base_url=live.endpoint, auth=(user, password), timeout=60) as client:
@@ -360,7 +308,7 @@ def test_registry_scanning_configuration(ecr: Any) -> None:
 
 
 def test_enhanced_continuous_scanning_and_rematch_after_import(
-        ecr: Any, http: httpx.Client, live: Live, tmp_path: Path) -> None:
+        ecr: Any, http: httpx.Client, live: LiveServer, tmp_path: Path) -> None:
     repo = "cont/app"
     ecr.create_repository(repositoryName=repo)
     ecr.put_registry_scanning_configuration(scanType="ENHANCED", rules=[
@@ -408,7 +356,7 @@ def test_enhanced_continuous_scanning_and_rematch_after_import(
         ecr.put_registry_scanning_configuration(scanType="BASIC", rules=[])
 
 
-def test_sbom_route(http: httpx.Client, live: Live) -> None:
+def test_sbom_route(http: httpx.Client, live: LiveServer) -> None:
     cyclonedx = http.get("/dockyard/sbom/scan/push:v1")
     assert cyclonedx.status_code == 200, cyclonedx.text
     assert cyclonedx.headers["content-type"].startswith("application/vnd.cyclonedx+json")

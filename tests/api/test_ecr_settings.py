@@ -7,11 +7,6 @@ import base64
 import hashlib
 import json
 import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -28,6 +23,9 @@ from dockyard.domain.models import Principal
 from dockyard.errors import AccessDenied
 from dockyard.services import Services
 from dockyard.settings import Settings
+from e2e.servers import DockyardProcess
+
+from .live_server import live_server, running
 
 KEY_ID = "AKIASETTINGSTEST0001"
 SECRET = "settingsTestSecretKey/0123456789abcdefGH"
@@ -36,61 +34,15 @@ INVALID_POLICY = "Invalid parameter at 'PolicyText' failed to satisfy constraint
 
 
 # --- the live server ------------------------------------------------------------------------------
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Live:
-    def __init__(self, endpoint: str, log: Path) -> None:
-        self.endpoint = endpoint
-        self.log = log
-
-
 @pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
-    base = tmp_path_factory.mktemp("ecr-settings")
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DOCKYARD_", "AWS_"))}
-    env.update({"DOCKYARD_DATA_DIR": str(base / "data"), "DOCKYARD_PORT": str(port),
-                "DOCKYARD_HOST": "127.0.0.1", "DOCKYARD_REGION": REGION,
-                "DOCKYARD_ADMIN_ACCESS_KEY_ID": KEY_ID, "DOCKYARD_ADMIN_SECRET_ACCESS_KEY": SECRET,
-                "PYTHONUNBUFFERED": "1"})
-    log = base / "serve.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "dockyard", "serve"], env=env, stdout=out,
-                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True)
-    server = Live(f"http://127.0.0.1:{port}", log)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"dockyard serve exited: {log.read_text(errors='replace')}")
-            try:
-                if httpx.get(f"{server.endpoint}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"dockyard serve not healthy: {log.read_text(errors='replace')}")
-            time.sleep(0.1)
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DockyardProcess]:
+    with running(live_server(tmp_path_factory.mktemp("ecr-settings"), KEY_ID, SECRET,
+                             REGION)) as server:
         yield server
-    finally:
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            try:
-                os.killpg(proc.pid, sig)
-                proc.wait(timeout=10)
-                break
-            except ProcessLookupError:
-                break
-            except subprocess.TimeoutExpired:
-                continue
 
 
 @pytest.fixture(scope="module")
-def ecr(live: Live) -> Any:
+def ecr(live: DockyardProcess) -> Any:
     """boto3's ECR client, without client-side validation so that the server's is what is tested."""
     return boto3.client("ecr", endpoint_url=live.endpoint, region_name=REGION,
                         aws_access_key_id=KEY_ID, aws_secret_access_key=SECRET,
@@ -103,7 +55,7 @@ def registry_id(ecr: Any) -> str:
 
 
 @pytest.fixture(scope="module")
-def http(live: Live, ecr: Any) -> Iterator[httpx.Client]:
+def http(live: DockyardProcess, ecr: Any) -> Iterator[httpx.Client]:
     """An OCI client logged in with a registry password from GetAuthorizationToken."""
     token = ecr.get_authorization_token()["authorizationData"][0]["authorizationToken"]
     user, _, password = base64.b64decode(token).decode().partition(":")

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from .oci_layouts import BuiltImage, Layout, sha256
+
 REQUIRED = os.environ.get("DOCKYARD_E2E_REQUIRED") == "1"
 
 
@@ -225,3 +227,29 @@ def skopeo(*args: str, check: bool = True, timeout: float = 300,
     return run([binary, "--policy", str(policy), *args],
                {k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
                check=check, timeout=timeout)
+
+
+def skopeo_push(layout: Layout, image: BuiltImage, host: str, repo: str, creds: str) -> str | None:
+    """`skopeo copy` of an image of ``layout`` to ``host/repo:<its ref>``: None once pushed, else
+    what went wrong (for tests that gather failures from several threads)."""
+    result = skopeo("copy", "--dest-tls-verify=false", "--dest-creds", creds,
+                    f"oci:{layout.path}:{image.ref}", f"docker://{host}/{repo}:{image.ref}",
+                    check=False)
+    if result.returncode == 0:
+        return None
+    return f"push {repo}:{image.ref} failed:\n{result.stderr[-2000:]}"
+
+
+def verify_pulls(host: str, creds: str, images: dict[tuple[str, str], BuiltImage],
+                 folder: Path) -> None:
+    """Every image, keyed by (repository, manifest digest), pulls completely from ``host`` with
+    skopeo (into ``folder``), byte for byte."""
+    for n, ((repo, digest), image) in enumerate(sorted(images.items())):
+        target = folder / str(n)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        skopeo("copy", "--src-tls-verify=false", "--src-creds", creds,
+               f"docker://{host}/{repo}@{digest}", f"dir:{target}")
+        assert (target / "manifest.json").read_bytes() == image.manifest
+        for blob_digest, data in image.blobs.items():
+            pulled = (target / blob_digest.split(":", 1)[1]).read_bytes()
+            assert sha256(pulled) == blob_digest and pulled == data

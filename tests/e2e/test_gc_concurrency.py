@@ -23,9 +23,9 @@ import pytest
 from dockyard.metadata.engine import Database, make_engine
 from dockyard.metadata.gc_store import SqlGcStore
 
-from .clients import login_password, require, skopeo
+from .clients import login_password, require, skopeo_push, verify_pulls
 from .conftest import ecr_client
-from .oci_layouts import OCI_MANIFEST, BuiltImage, Layout, sha256
+from .oci_layouts import OCI_MANIFEST, BuiltImage, Layout
 from .servers import DockyardProcess, free_port
 
 pytestmark = pytest.mark.e2e
@@ -129,11 +129,8 @@ def test_pushes_and_pulls_survive_garbage_collection_in_a_loop(gc_server: Dockya
         while time.monotonic() < deadline and not failures:
             image = layout.build(shared=rng.randint(1, 4))
             repo = rng.choice(repos)
-            result = skopeo("copy", "--dest-tls-verify=false", "--dest-creds", creds,
-                            f"oci:{layout.path}:{image.ref}",
-                            f"docker://{gc_server.host}/{repo}:{image.ref}", check=False)
-            if result.returncode != 0:
-                failures.append(f"push {repo}:{image.ref} failed:\n{result.stderr[-2000:]}")
+            if failure := skopeo_push(layout, image, gc_server.host, repo, creds):
+                failures.append(failure)
                 break
             with lock:
                 live[(repo, image.digest)] = image
@@ -154,15 +151,7 @@ def test_pushes_and_pulls_survive_garbage_collection_in_a_loop(gc_server: Dockya
     assert stats["pushes"] >= 5, stats
 
     # every image still in the registry pulls completely, byte for byte
-    for n, ((repo, digest), image) in enumerate(sorted(live.items())):
-        target = tmp_path / "pulled" / str(n)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        skopeo("copy", "--src-tls-verify=false", "--src-creds", creds,
-               f"docker://{gc_server.host}/{repo}@{digest}", f"dir:{target}")
-        assert (target / "manifest.json").read_bytes() == image.manifest
-        for blob_digest, data in image.blobs.items():
-            pulled = (target / blob_digest.split(":", 1)[1]).read_bytes()
-            assert sha256(pulled) == blob_digest and pulled == data
+    verify_pulls(gc_server.host, creds, live, tmp_path / "pulled")
 
     # a final collection past the grace period leaves exactly the referenced blobs
     time.sleep(GRACE + 1)

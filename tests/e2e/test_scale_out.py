@@ -39,7 +39,7 @@ from dockyard.metadata.gc_store import SqlGcStore
 from dockyard.metadata.tables import metadata
 from dockyard.storage.s3 import S3BlobStore
 
-from .clients import Docker, login_password, require, skopeo
+from .clients import Docker, login_password, require, skopeo_push, verify_pulls
 from .conftest import ecr_client
 from .images import build_context, unique
 from .oci_layouts import BuiltImage, Layout
@@ -363,11 +363,8 @@ def test_gc_on_one_node_while_pushes_alternate_loses_nothing(
             while time.monotonic() < deadline and not failures:
                 image = layout.build(shared=rng.randint(1, 4))
                 repo = rng.choice(repos)
-                result = skopeo("copy", "--dest-tls-verify=false", "--dest-creds", creds,
-                                f"oci:{layout.path}:{image.ref}",
-                                f"docker://{c.proxy.host}/{repo}:{image.ref}", check=False)
-                if result.returncode != 0:
-                    failures.append(f"push {repo}:{image.ref} failed:\n{result.stderr[-2000:]}")
+                if failure := skopeo_push(layout, image, c.proxy.host, repo, creds):
+                    failures.append(failure)
                     break
                 live[(repo, image.digest)] = image
                 while len(live) > 8 and rng.random() < 0.6:
@@ -381,14 +378,7 @@ def test_gc_on_one_node_while_pushes_alternate_loses_nothing(
         assert not failures, failures[0]
         assert runs["gc"] >= 2 and runs["freed"] > 0, runs
 
-        for n, ((repo, digest), image) in enumerate(sorted(live.items())):
-            target = tmp_path / "pulled" / str(n)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            skopeo("copy", "--src-tls-verify=false", "--src-creds", creds,
-                   f"docker://{c.proxy.host}/{repo}@{digest}", f"dir:{target}")
-            assert (target / "manifest.json").read_bytes() == image.manifest
-            for blob_digest, data in image.blobs.items():
-                assert (target / blob_digest.split(":", 1)[1]).read_bytes() == data
+        verify_pulls(c.proxy.host, creds, live, tmp_path / "pulled")
 
         for _ in range(2):  # see the last garbage unreferenced, then reclaim it
             time.sleep(GC_GRACE + 1)
