@@ -40,6 +40,8 @@ def test_anonymous_pull_of_a_public_repository(app, settings, oci: Oci, publishe
     for digest, data in published.blobs.items():
         blob = oci.get(f"/v2/team/open/blobs/{digest}", auth=None)
         assert blob.status_code == 200 and blob.content == data
+    listed = oci.get("/v2/team/open/tags/list", auth=None)  # as in ECR Public
+    assert listed.status_code == 200 and listed.json() == {"name": "team/open", "tags": ["v1"]}
 
 
 def test_nothing_else_is_anonymous(app, settings, oci: Oci, published):
@@ -48,7 +50,7 @@ def test_nothing_else_is_anonymous(app, settings, oci: Oci, published):
     assert_oci_error(oci.get("/v2/team/closed/manifests/v1", auth=None), 401, "UNAUTHORIZED")
     assert_oci_error(oci.post("/v2/team/open/blobs/uploads/", auth=None), 401, "UNAUTHORIZED")
     assert_oci_error(oci.delete(f"/v2/team/open/manifests/{published.digest}", auth=None), 401)
-    assert_oci_error(oci.get("/v2/team/open/tags/list", auth=None), 401, "UNAUTHORIZED")
+    assert_oci_error(oci.get("/v2/team/closed/tags/list", auth=None), 401, "UNAUTHORIZED")
     assert_oci_error(oci.get("/v2/_catalog", auth=None), 401, "UNAUTHORIZED")
     pushed = oci.put("/v2/team/open/manifests/v2", auth=None, content=published.manifest,
                      headers={"Content-Type": published.media_type})

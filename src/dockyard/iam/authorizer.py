@@ -24,8 +24,10 @@ from dockyard.metadata.access_store import RepositoryAccess, SqlAccessStore
 from dockyard.ports import Clock, SystemClock
 
 CACHE_SECONDS = 2.0
+# what anyone may do in a public repository, signed in or not: pull, and list its tags (the
+# OCI tag list, which `skopeo inspect` and `crane ls` read), as in ECR Public
 PUBLIC_PULL_ACTIONS = ("ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer",
-                       "ecr:BatchCheckLayerAvailability")
+                       "ecr:BatchCheckLayerAvailability", "ecr:ListImages")
 PUBLIC_PULL_POLICY = {
     "Version": "2012-10-17",
     "Statement": [{"Sid": "PublicPull", "Effect": "Allow", "Principal": "*",
