@@ -62,6 +62,9 @@ def _manifest_lookup(by_tag: bool, with_body: bool) -> Select[Any]:
 
 _MANIFEST_LOOKUPS = {(by_tag, body): HotQuery(_manifest_lookup(by_tag, body))
                      for by_tag in (True, False) for body in (True, False)}
+_REPOSITORY_BY_NAME = HotQuery(select(repositories).where(repositories.c.name == bindparam("name")))
+_UPLOAD = HotQuery(select(uploads).where(uploads.c.id == bindparam("id"),
+                                        uploads.c.repository_id == bindparam("repository_id")))
 _BLOB_LOOKUP = HotQuery(select(repositories.c.id, blobs.c.size, repository_blobs.c.linked_at).select_from(
     repositories.outerjoin(repository_blobs, and_(
         repository_blobs.c.repository_id == repositories.c.id,
@@ -132,8 +135,7 @@ class SqlRegistryStore:
         return _repository(type("Row", (), {"id": new_id, **values}))
 
     def get_repository(self, name: str) -> Repository | None:
-        with self.db.read() as c:
-            row = c.execute(select(repositories).where(repositories.c.name == name)).first()
+        row = self.db.first(_REPOSITORY_BY_NAME, {"name": name})  # every registry request
         return _repository(row) if row else None
 
     def list_repositories(self, *, after: str | None, limit: int,
@@ -216,9 +218,7 @@ class SqlRegistryStore:
                 sha256_hex=upload.sha256_hex, created_at=upload.created_at, updated_at=upload.updated_at))
 
     def get_upload(self, repository_id: int, upload_id: str) -> Upload | None:
-        with self.db.read() as c:
-            row = c.execute(select(uploads).where(
-                uploads.c.id == upload_id, uploads.c.repository_id == repository_id)).first()
+        row = self.db.first(_UPLOAD, {"id": upload_id, "repository_id": repository_id})
         return _upload(row) if row else None
 
     def advance_upload(self, upload_id: str, *, expected_size: int, size: int, sha256_size: int,

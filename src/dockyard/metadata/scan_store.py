@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, insert, select, update
 
-from dockyard.metadata.engine import Database, retry_conflicts
+from dockyard.metadata.engine import Database, HotQuery, retry_conflicts
 from dockyard.metadata.tables import (
     image_inventories,
     image_scans,
@@ -78,6 +78,10 @@ def _scan(row: Any, findings: Any = None) -> ScanRecord:
                       row.description, row.attempts, row.requested_at, row.manual_at,
                       row.completed_at, row.source_updated_at, dict(row.severity_counts or {}),
                       findings)
+
+
+_REGISTRY_SCANNING = HotQuery(select(registry_scanning.c.scan_type, registry_scanning.c.rules)
+                              .where(registry_scanning.c.id == 1))
 
 
 @retry_conflicts
@@ -258,9 +262,7 @@ class SqlScanStore:
 
     # --- registry scanning configuration ----------------------------------------------------------
     def registry_configuration(self) -> tuple[str, list[dict[str, Any]]]:
-        with self.db.read() as c:
-            row = c.execute(select(registry_scanning.c.scan_type, registry_scanning.c.rules)
-                            .where(registry_scanning.c.id == 1)).first()
+        row = self.db.first(_REGISTRY_SCANNING, {})  # read by every push
         return (row.scan_type, list(row.rules)) if row else ("BASIC", [])
 
     def put_registry_configuration(self, scan_type: str, rules: list[dict[str, Any]],

@@ -162,8 +162,14 @@ async def patch_upload(request: Request, services: Services, name: str, upload_i
 async def put_upload(request: Request, services: Services, name: str, upload_id: str) -> Response:
     who = caller(request, services.identity)
     digest = _digest_param(request)
-    chunks = _stream(request) if _has_body(request) else None
-    await services.uploads.complete(who, name, upload_id, digest, chunks, _content_range(request))
+    content_range = _content_range(request)
+    length = request.headers.get("content-length")
+    if content_range is None and length is not None and length.isdigit() and \
+            0 < int(length) <= SMALL_BLOB:  # POST then PUT with the whole (small) blob
+        await services.uploads.complete_small(who, name, upload_id, digest, await request.body())
+    else:
+        chunks = _stream(request) if _has_body(request) else None
+        await services.uploads.complete(who, name, upload_id, digest, chunks, content_range)
     return _empty(201, {"Location": f"/v2/{name}/blobs/{digest}", "Docker-Content-Digest": str(digest)})
 
 
