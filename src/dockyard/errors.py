@@ -265,6 +265,17 @@ class PackedPolicyTooLarge(InvalidParameter):
     aws_type = "PackedPolicyTooLarge"
 
 
+class InvalidUserType(InvalidParameter):
+    """ChangePassword called with credentials that are not an IAM user's (root, a role)."""
+
+    aws_type = "InvalidUserType"
+
+
+class IncorrectPassword(AccessDenied):
+    """ChangePassword's ``OldPassword`` is not the user's password: AWS's model names no error
+    of its own for this, so it is the generic ``AccessDenied`` (403)."""
+
+
 # --- lifecycle policies and storage quotas (issue 6; names from botocore's ECR model) -----------
 class LifecyclePolicyNotFound(NotFound):
     aws_type = "LifecyclePolicyNotFoundException"

@@ -195,6 +195,119 @@ def test_sign_in_with_an_iam_user_password(app: DockyardApp, browser: Browser) -
     assert browser.get("/console/repositories").url.path == "/console/signin"
 
 
+def sign_in_with_password(browser: Browser, user: str, password: str,
+                          next_url: str = "") -> httpx.Response:
+    browser.get("/console/signin?method=password" + (f"&next={next_url}" if next_url else ""))
+    form = {"method": "password", "user_name": user, "password": password}
+    if next_url:
+        form["next"] = next_url
+    return browser.post("/console/signin", form)
+
+
+def test_a_password_that_requires_a_reset_must_be_changed_first(
+        app: DockyardApp, browser: Browser, ecr: Ecr, repo: str) -> None:
+    directory = app.services.directory
+    assert directory is not None
+    make_user(app, "newhire", READ_ONLY)  # no iam:ChangePassword: the reset grants it
+    directory.create_login_profile(admin_principal(app), "newhire", "first password 1",
+                                   reset_required=True)
+    response = sign_in_with_password(browser, "newhire", "first password 1",
+                                     f"/console/repositories/{repo}/-/images")
+    assert response.url.path == "/console/change-password"
+    assert response.url.params["next"] == f"/console/repositories/{repo}/-/images"
+    page = text_of(response)
+    assert "must be changed before you continue" in page and "Signed in as newhire" in page
+    assert 'href="/console/iam/users"' not in response.text  # no navigation yet
+    # every other page leads back to the form, and no form is acted on
+    for path in ("/console/", "/console/repositories", f"/console/repositories/{repo}/-/images",
+                 "/console/iam/users", "/console/iam/users/newhire", "/console/no-such-page"):
+        got = browser.get(path)
+        if path.endswith("no-such-page"):
+            assert got.status_code == 404
+            continue
+        assert got.url.path == "/console/change-password", path
+        assert got.url.params["next"] == path
+    csrf = browser.csrf
+    response = browser.post(f"/console/repositories/{repo}/-/delete", {"confirm": repo})
+    assert response.url.path == "/console/change-password"
+    assert repository_names(ecr) == [repo]
+
+    # mistakes are shown next to their fields and change nothing
+    browser.csrf = csrf
+    cases = [
+        ({"old_password": "not it at all", "new_password": "second password 2",
+          "confirm_password": "second password 2"}, 403, "old password is incorrect"),
+        ({"old_password": "first password 1", "new_password": "second password 2",
+          "confirm_password": "second password 3"}, 400, "do not match"),
+        ({"old_password": "first password 1", "new_password": "short",
+          "confirm_password": "short"}, 400, "minimum length of 8"),
+        ({"old_password": "first password 1", "new_password": "first password 1",
+          "confirm_password": "first password 1"}, 400, "must differ"),
+    ]
+    for form, status, message in cases:
+        response = browser.post("/console/change-password", form)
+        assert response.status_code == status and message in text_of(response), form
+        assert 'class="field-error"' in response.text
+    profile = directory.store.login_profile(_user_id(app, "newhire"))
+    assert profile is not None and profile.password_reset_required is True
+
+    response = browser.post("/console/change-password", {
+        "old_password": "first password 1", "new_password": "second password 2",
+        "confirm_password": "second password 2",
+        "next": f"/console/repositories/{repo}/-/images"})
+    # still signed in (with a session bound to the new password), at the page first asked for
+    assert response.url.path == f"/console/repositories/{repo}/-/images"
+    assert "Your password has been changed." in text_of(response)
+    assert "Signed in as newhire" in text_of(browser.get("/console/repositories"))
+    profile = directory.store.login_profile(_user_id(app, "newhire"))
+    assert profile is not None and profile.password_reset_required is False
+    assert profile.failed_attempts == 0
+    assert browser.get("/console/change-password").url.path == "/console/change-password"
+
+    browser.post("/console/signout")
+    assert sign_in_with_password(browser, "newhire", "first password 1").status_code == 401
+    response = sign_in_with_password(browser, "newhire", "second password 2")
+    assert response.url.path == "/console/repositories"
+    assert 'href="/console/change-password"' in response.text
+
+
+def test_changing_a_password_without_a_reset_needs_iam_change_password(
+        app: DockyardApp, browser: Browser) -> None:
+    directory, permissions = app.services.directory, app.services.permissions
+    assert directory is not None and permissions is not None
+    make_user(app, "dev2", READ_ONLY)
+    directory.create_login_profile(admin_principal(app), "dev2", "first password 1")
+    assert sign_in_with_password(browser, "dev2", "first password 1").url.path == \
+        "/console/repositories"
+    browser.get("/console/change-password")
+    form = {"old_password": "first password 1", "new_password": "second password 2",
+            "confirm_password": "second password 2"}
+    response = browser.post("/console/change-password", form)
+    assert response.status_code == 403 and "iam:ChangePassword" in text_of(response)
+    permissions.attach(admin_principal(app), USER, "dev2",
+                       "arn:aws:iam::aws:policy/IAMUserChangePassword")
+    response = browser.post("/console/change-password", form)
+    assert response.url.path == "/console/repositories"
+    assert "Signed in as dev2" in text_of(response)
+
+
+def test_an_access_key_session_is_not_asked_for_a_new_password(
+        app: DockyardApp, browser: Browser) -> None:
+    directory = app.services.directory
+    assert directory is not None
+    key_id, secret = make_user(app, "keyuser", READ_ONLY)
+    directory.create_login_profile(admin_principal(app), "keyuser", "first password 1",
+                                   reset_required=True)
+    assert browser.sign_in(key_id, secret).url.path == "/console/repositories"
+    assert browser.get("/console/iam/users").url.path == "/console/iam/users"
+
+
+def _user_id(app: DockyardApp, name: str) -> str:
+    row = app.services.identity.store.principal_by_name("user", name)
+    assert row is not None
+    return row.id
+
+
 # --- repositories -------------------------------------------------------------------------------
 def test_create_a_repository_with_all_options_and_delete_it(admin: Browser, ecr: Ecr) -> None:
     admin.get("/console/repositories/new")

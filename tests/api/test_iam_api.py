@@ -4,6 +4,7 @@ path, AWS's errors, and that identities and their policies decide what a caller 
 from __future__ import annotations
 
 import json
+import re
 import time
 
 import httpx
@@ -14,6 +15,7 @@ from e2e.clients import aws
 
 from .iam_server import (  # noqa: F401 - fixtures
     Aws,
+    Keys,
     account,
     admin,
     allow,
@@ -31,6 +33,7 @@ PULL_ONLY = "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryPullOnly"
 POWER_USER = "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryPowerUser"
 FULL_ACCESS = "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryFullAccess"
 ADMINISTRATOR = "arn:aws:iam::aws:policy/AdministratorAccess"
+CHANGE_PASSWORD = "arn:aws:iam::aws:policy/IAMUserChangePassword"
 TRUST_ACCOUNT = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"%s"},' \
                 '"Action":"sts:AssumeRole"}]}'
 
@@ -493,6 +496,82 @@ def test_login_profile_lifecycle(admin: Aws) -> None:
         admin.iam.delete_login_profile(UserName="console1")
     assert error_code(exc) == "NoSuchEntity"
     admin.iam.delete_user(UserName="console1")
+
+
+def _console_sign_in(server, user: str, password: str) -> httpx.Response:  # noqa: F811
+    """A console sign-in with a password over HTTP, as a browser makes it."""
+    with httpx.Client(base_url=server.endpoint, follow_redirects=True) as browser:
+        form = browser.get("/console/signin?method=password")
+        csrf = re.search(r'name="csrf" value="([^"]+)"', form.text)
+        assert csrf, form.text
+        return browser.post("/console/signin", data={
+            "csrf": csrf[1], "method": "password", "user_name": user, "password": password})
+
+
+def test_change_password_when_a_reset_is_required(server, admin: Aws) -> None:  # noqa: F811
+    user = new_user(admin, "rotator")  # no policy at all: the reset grants iam:ChangePassword
+    admin.iam.create_login_profile(UserName="rotator", Password="initial password 1",
+                                   PasswordResetRequired=True)
+    with pytest.raises(ClientError) as exc:
+        user.iam.change_password(OldPassword="not the password", NewPassword="second password 2")
+    assert error_code(exc) == "AccessDenied" and status(exc) == 403
+    assert "old password is incorrect" in exc.value.response["Error"]["Message"]
+    for weak in ("short", "x" * 129, "unprintable \u00e9 password", "initial password 1"):
+        with pytest.raises(ClientError) as exc:
+            user.iam.change_password(OldPassword="initial password 1", NewPassword=weak)
+        assert error_code(exc) == "PasswordPolicyViolation" and status(exc) == 400, weak
+    assert admin.iam.get_login_profile(UserName="rotator")["LoginProfile"][
+        "PasswordResetRequired"] is True
+
+    user.iam.change_password(OldPassword="initial password 1", NewPassword="second password 2")
+    assert admin.iam.get_login_profile(UserName="rotator")["LoginProfile"][
+        "PasswordResetRequired"] is False
+    assert _console_sign_in(server, "rotator", "initial password 1").status_code == 401
+    signed_in = _console_sign_in(server, "rotator", "second password 2")
+    assert signed_in.url.path == "/console/repositories", signed_in.url
+
+    # without a pending reset, changing it takes iam:ChangePassword (IAMUserChangePassword)
+    with pytest.raises(ClientError) as exc:
+        user.iam.change_password(OldPassword="second password 2", NewPassword="third password 3")
+    assert error_code(exc) == "AccessDenied"
+    assert "not authorized to perform: iam:ChangePassword on resource: " \
+           "arn:aws:iam::" in exc.value.response["Error"]["Message"]
+    admin.iam.attach_user_policy(UserName="rotator", PolicyArn=CHANGE_PASSWORD)
+    aws(server.env(user.keys.access_key_id, user.keys.secret_access_key), "iam",
+        "change-password", "--old-password", "second password 2", "--new-password",
+        "third password 3")
+    assert _console_sign_in(server, "rotator", "third password 3").url.path == \
+        "/console/repositories"
+    with pytest.raises(ClientError) as exc:  # the policy allows the caller's own password only
+        user.iam.update_login_profile(UserName="admin", Password="taken over 1")
+    assert error_code(exc) == "AccessDenied"
+
+
+def test_change_password_is_for_iam_users_with_a_login_profile(admin: Aws, account: str) -> None:
+    with pytest.raises(ClientError) as exc:  # the administrator has an access key, no password
+        admin.iam.change_password(OldPassword="whatever it was", NewPassword="new password 1")
+    assert error_code(exc) == "NoSuchEntity" and status(exc) == 404
+    assert "Login Profile for User admin cannot be found" in exc.value.response["Error"]["Message"]
+
+    admin.iam.create_role(RoleName="passwordless",
+                          AssumeRolePolicyDocument=TRUST_ACCOUNT % f"arn:aws:iam::{account}:user/admin")
+    credentials = admin.sts.assume_role(
+        RoleArn=f"arn:aws:iam::{account}:role/passwordless",
+        RoleSessionName="s1")["Credentials"]
+    session = Aws(admin.server, Keys(credentials["AccessKeyId"], credentials["SecretAccessKey"],
+                                     credentials["SessionToken"]))
+    with pytest.raises(ClientError) as exc:
+        session.iam.change_password(OldPassword="whatever it was", NewPassword="new password 1")
+    assert error_code(exc) == "InvalidUserType" and status(exc) == 400
+
+
+def test_iam_user_change_password_is_a_built_in_policy(admin: Aws) -> None:
+    found = admin.iam.get_policy(PolicyArn=CHANGE_PASSWORD)["Policy"]
+    assert found["PolicyName"] == "IAMUserChangePassword"
+    document = admin.iam.get_policy_version(
+        PolicyArn=CHANGE_PASSWORD, VersionId=found["DefaultVersionId"])["PolicyVersion"]["Document"]
+    assert document["Statement"][0] == {"Effect": "Allow", "Action": ["iam:ChangePassword"],
+                                        "Resource": ["arn:aws:iam::*:user/${aws:username}"]}
 
 
 # --- tags -----------------------------------------------------------------------------------------

@@ -228,3 +228,39 @@ def test_a_read_only_user_cannot_create_or_delete(page: Any, dockyard_server: Do
         assert ecr.describe_repositories(repositoryNames=[name])["repositories"]
     finally:
         ecr.delete_repository(repositoryName=name, force=True)
+
+
+def test_a_password_that_requires_a_reset_is_changed_at_sign_in(
+        page: Any, dockyard_server: DockyardProcess, shots: Path) -> None:
+    server = dockyard_server
+    iam = boto3.client("iam", region_name=REGION, endpoint_url=server.endpoint,
+                       aws_access_key_id=server.access_key_id,
+                       aws_secret_access_key=server.secret_access_key,
+                       config=Config(retries={"max_attempts": 1}))
+    user = unique("newhire")
+    iam.create_user(UserName=user)
+    iam.attach_user_policy(UserName=user, PolicyArn=READ_ONLY)
+    iam.create_login_profile(UserName=user, Password="first password 1",
+                             PasswordResetRequired=True)
+    page.goto(server.endpoint + "/console/signin?method=password")
+    page.get_by_label("IAM user name").fill(user)
+    page.get_by_label("Password", exact=True).fill("first password 1")
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/console/change-password?next=**")
+    assert "must be changed before you continue" in page.inner_text("main")
+    page.screenshot(path=str(shots / "change-password.png"), full_page=True)
+    page.goto(server.endpoint + "/console/repositories")  # nothing else opens meanwhile
+    page.wait_for_url("**/console/change-password?next=**")
+    page.get_by_label("Current password").fill("first password 1")
+    page.get_by_label("New password", exact=True).fill("second password 2")
+    page.get_by_label("Confirm new password").fill("second password 3")
+    page.get_by_role("button", name="Change password").click()
+    assert "do not match" in page.inner_text("main")
+    page.get_by_label("Current password").fill("first password 1")
+    page.get_by_label("New password", exact=True).fill("second password 2")
+    page.get_by_label("Confirm new password").fill("second password 2")
+    page.get_by_role("button", name="Change password").click()
+    page.wait_for_url("**/console/repositories")
+    assert "Your password has been changed." in page.inner_text("main")
+    assert user in page.locator("header .who").inner_text()
+    assert iam.get_login_profile(UserName=user)["LoginProfile"]["PasswordResetRequired"] is False

@@ -13,7 +13,13 @@ from sqlalchemy import select
 
 from dockyard.app import bootstrap, build_services
 from dockyard.domain.models import Principal
-from dockyard.errors import AccessDenied, ExpiredToken, Unauthenticated
+from dockyard.errors import (
+    AccessDenied,
+    ExpiredToken,
+    IamLimitExceeded,
+    IncorrectPassword,
+    Unauthenticated,
+)
 from dockyard.iam.aws_managed import ADMINISTRATOR_ACCESS_ARN, AWS_MANAGED
 from dockyard.iam.passwords import LOCK_AFTER
 from dockyard.metadata.engine import make_engine
@@ -144,6 +150,38 @@ def test_console_sign_in_locks_after_repeated_failures(services: Services, root:
     assert services.directory.authenticate_console("target", "the right password").name == "target"
     with pytest.raises(Unauthenticated):
         services.directory.authenticate_console("nobody", "the right password")
+
+
+def test_change_password_counts_wrong_old_passwords_towards_the_lock_out(
+        services: Services, root: Principal, clock: Clock) -> None:
+    directory = services.directory
+    directory.create_user(root, "changer")
+    directory.create_login_profile(root, "changer", "the right password", reset_required=True)
+    changer = _user(services, "changer")
+    for _ in range(LOCK_AFTER):
+        with pytest.raises(IncorrectPassword):
+            directory.change_password(changer, "a guess", "a new password")
+    with pytest.raises(IamLimitExceeded):  # locked: the right password is refused too
+        directory.change_password(changer, "the right password", "a new password")
+    with pytest.raises(Unauthenticated):  # and so is the console sign-in
+        directory.authenticate_console("changer", "the right password")
+    clock.moment += timedelta(minutes=16)
+    directory.change_password(changer, "the right password", "a new password")
+    profile = directory.get_login_profile(root, "changer")
+    assert profile.password_reset_required is False and profile.failed_attempts == 0
+    assert directory.authenticate_console("changer", "a new password").name == "changer"
+
+
+def test_an_explicit_deny_overrides_the_reset_grant_of_change_password(
+        services: Services, root: Principal) -> None:
+    directory = services.directory
+    directory.create_user(root, "denied")
+    services.permissions.put_inline(root, "user", "denied", "no",
+                                    _doc("iam:ChangePassword", effect="Deny"))
+    directory.create_login_profile(root, "denied", "the right password", reset_required=True)
+    with pytest.raises(AccessDenied):
+        directory.change_password(_user(services, "denied"), "the right password", "new one 1")
+    assert directory.get_login_profile(root, "denied").password_reset_required is True
 
 
 # --- AssumeRole trust -----------------------------------------------------------------------------

@@ -68,6 +68,8 @@ ROUTES = [
     route("GET", "/signin", auth_pages.signin_form, public=True),
     route("POST", "/signin", auth_pages.signin, public=True),
     route("POST", "/signout", auth_pages.signout, public=True),
+    route("GET", auth_pages.CHANGE_PASSWORD, auth_pages.change_password_form),
+    route("POST", auth_pages.CHANGE_PASSWORD, auth_pages.change_password),
     route("GET", "/", repository_pages.home),
     route("GET", "/repositories", repository_pages.repositories),
     route("GET", "/repositories/new", repository_pages.new_repository),
@@ -96,6 +98,8 @@ ROUTES = [
     route("GET", "/iam/groups", iam_pages.groups),
     route("POST", "/iam/groups", iam_pages.create_group),
 ]
+# what a session whose password must be reset may still open
+_RESET_PAGES = (auth_pages.change_password_form, auth_pages.change_password)
 
 
 class ConsoleApp:
@@ -159,7 +163,9 @@ class ConsoleApp:
         request = ctx.request
         ctx.session = self.codec.verify(request.cookies.get(SESSION_COOKIE), self._now())
         if ctx.session is not None:
-            ctx.principal = self.auth.principal(ctx.session)
+            resolved = self.auth.resolve(ctx.session)
+            ctx.principal = resolved.principal
+            ctx.password_reset_required = resolved.password_reset_required
             if ctx.principal is None:
                 ctx.session = None
         ctx.flash = self.codec.unsign("flash", request.cookies.get(FLASH_COOKIE))
@@ -177,6 +183,8 @@ class ConsoleApp:
                     ctx.session.nonce if ctx.session else None, ctx.field("csrf")):
                 return self._forbidden(ctx, "The form expired or did not come from this console "
                                             "(CSRF check failed). Reload the page and try again.")
+            if ctx.password_reset_required and entry.handler not in _RESET_PAGES:
+                return self._to_password_change(ctx, method)
         elif method == "POST" and entry.handler is not auth_pages.signin:
             if ctx.session is not None and not self.codec.check_csrf(ctx.session.nonce,
                                                                      ctx.field("csrf")):
@@ -209,6 +217,14 @@ class ConsoleApp:
         if ctx.request.cookies.get(SESSION_COOKIE):
             ctx.delete_cookie(response, SESSION_COOKIE)
         return response
+
+    def _to_password_change(self, ctx: Ctx, method: str) -> Response:
+        """A login profile that requires a reset: nothing else until a new password is chosen."""
+        target = ctx.request.url.path
+        if ctx.request.url.query:
+            target += "?" + ctx.request.url.query
+        query = f"?next={_quote(target)}" if method == "GET" else ""
+        return ctx.redirect(PREFIX + auth_pages.CHANGE_PASSWORD + query)
 
     def _forbidden(self, ctx: Ctx, message: str) -> Response:
         return ctx.render("error.html", 403, title="Request refused", message=message)

@@ -1,19 +1,35 @@
-"""Sign-in and sign-out pages."""
+"""Sign-in and sign-out pages, and "Change password" (where a login profile that requires a
+reset leads after sign-in)."""
 
 from __future__ import annotations
 
 import hmac
 import secrets
+from urllib.parse import quote
 
 from starlette.responses import Response
 
 from dockyard.audit.log import ALLOW, DENY
-from dockyard.console.sessions import LOGIN_COOKIE, SESSION_COOKIE, SESSION_SECONDS
-from dockyard.console.signin import Authenticator, TooManyAttempts
+from dockyard.console.sessions import (
+    LOGIN_COOKIE,
+    PASSWORD,
+    SESSION_COOKIE,
+    SESSION_SECONDS,
+)
+from dockyard.console.signin import Authenticator, SignedIn, TooManyAttempts
 from dockyard.console.web import PREFIX, Ctx
-from dockyard.errors import Unauthenticated
+from dockyard.errors import (
+    AccessDenied,
+    DockyardError,
+    IncorrectPassword,
+    PasswordPolicyViolation,
+    ServerError,
+    Unauthenticated,
+)
+from dockyard.iamapi.app import query_error
 
 LOGIN_COOKIE_SECONDS = 3600
+CHANGE_PASSWORD = "/change-password"
 
 
 def _authenticator(ctx: Ctx) -> Authenticator:
@@ -76,13 +92,75 @@ def signin(ctx: Ctx) -> Response:
         return signin_form(ctx, status=401, method=method, values=values, error=exc.message)
     _audit(ctx, signed.principal.arn, "Success", None,
            signed.subject if method == "key" else None)
+    target = _next(ctx, values["next"])
+    if signed.password_reset_required:  # choose a new password before anything else
+        target = f"{PREFIX}{CHANGE_PASSWORD}?next={quote(target, safe='/')}"
+    response = ctx.redirect(target)
+    _start_session(ctx, response, signed)
+    ctx.delete_cookie(response, LOGIN_COOKIE)
+    return response
+
+
+def _start_session(ctx: Ctx, response: Response, signed: SignedIn) -> None:
     _, cookie = ctx.codec.issue(signed.method, signed.subject, signed.principal.id,
                                 int(ctx.services.identity.clock.now().timestamp()),
                                 signed.binding)
-    response = ctx.redirect(_next(ctx, values["next"]))
     ctx.set_cookie(response, SESSION_COOKIE, cookie, SESSION_SECONDS)
-    ctx.delete_cookie(response, LOGIN_COOKIE)
+
+
+def change_password_form(ctx: Ctx, *, errors: dict[str, str] | None = None,
+                         status: int = 200) -> Response:
+    return ctx.render("change_password.html", status, title="Change password",
+                      forced=ctx.password_reset_required, errors=errors or {},
+                      next=_next(ctx, ctx.arg("next") or ctx.field("next")))
+
+
+def change_password(ctx: Ctx) -> Response:
+    """``iam:ChangePassword`` for the signed-in IAM user. A password session is bound to the
+    password hash, so it is replaced by a fresh one: the user stays signed in."""
+    directory = ctx.services.directory
+    if directory is None or ctx.principal is None:
+        raise ServerError("IAM is not available on this registry")
+    old, new = ctx.field("old_password"), ctx.field("new_password")
+    errors: dict[str, str] = {}
+    if not old:
+        errors["old_password"] = "Enter your current password."
+    if new != ctx.field("confirm_password"):
+        errors["confirm_password"] = "The new passwords do not match."
+    if errors:
+        return change_password_form(ctx, errors=errors, status=400)
+    try:
+        directory.change_password(ctx.principal, old, new)
+    except DockyardError as exc:
+        _audit_change(ctx, exc)
+        if isinstance(exc, IncorrectPassword):
+            errors["old_password"] = exc.message
+        elif isinstance(exc, PasswordPolicyViolation):
+            errors["new_password"] = exc.message
+        else:
+            errors["form"] = exc.message
+        return change_password_form(ctx, errors=errors,
+                                    status=403 if isinstance(exc, AccessDenied) else 400)
+    _audit_change(ctx, None)
+    response = ctx.redirect(_next(ctx, ctx.field("next")), "Your password has been changed.")
+    if ctx.session is not None and ctx.session.method == PASSWORD:
+        signed = _authenticator(ctx).password_session(ctx.principal)
+        if signed is not None:
+            _start_session(ctx, response, signed)
     return response
+
+
+def _audit_change(ctx: Ctx, error: DockyardError | None) -> None:
+    audit = ctx.services.audit
+    if audit is None or ctx.principal is None:
+        return
+    audit.record(action="iam:ChangePassword", decision=DENY if isinstance(
+                     error, (AccessDenied, Unauthenticated)) else ALLOW,
+                 event_source="iam.amazonaws.com", principal_arn=ctx.principal.arn,
+                 source_ip=ctx.client, user_agent=ctx.request.headers.get("user-agent"),
+                 resource=ctx.principal.arn,
+                 error_code=query_error(error, "iam")[0] if error else None,
+                 request_id=ctx.request_id)
 
 
 def signout(ctx: Ctx) -> Response:

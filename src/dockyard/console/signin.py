@@ -84,6 +84,13 @@ class SignedIn:
     subject: str
     principal: Principal
     binding: str = ""
+    password_reset_required: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    principal: Principal | None
+    password_reset_required: bool = False
 
 
 class Authenticator:
@@ -142,22 +149,38 @@ class Authenticator:
         if row is None or profile is None:
             raise Unauthenticated(INCORRECT)
         return SignedIn(PASSWORD, user.id, self.services.identity.resolver.user(row),
-                        password_binding(profile.password_hash))
+                        password_binding(profile.password_hash), profile.password_reset_required)
 
     def principal(self, session: Session) -> Principal | None:
         """The principal behind a live session, or None when its credentials are gone."""
+        return self.resolve(session).principal
+
+    def resolve(self, session: Session) -> Resolved:
+        """The principal behind a live session (None when its credentials are gone), and whether
+        it signed in with a password whose login profile requires a reset."""
         identity = self.services.identity
+        reset_required = False
         if session.method == ACCESS_KEY:
             key = identity.store.access_key(session.subject)
             if key is None or key.status != ACTIVE or key.principal_id != session.principal_id:
-                return None
+                return Resolved(None)
         else:
             directory = self.services.directory
             profile = directory.store.login_profile(session.subject) if directory else None
             if profile is None or session.subject != session.principal_id or not hmac.compare_digest(
                     password_binding(profile.password_hash), session.binding):
-                return None
+                return Resolved(None)
+            reset_required = profile.password_reset_required
         row = identity.store.principal(session.principal_id)
         if row is None or row.kind != "user":
+            return Resolved(None)
+        return Resolved(identity.resolver.user(row), reset_required)
+
+    def password_session(self, principal: Principal) -> SignedIn | None:
+        """A fresh password session for ``principal`` after it changed its password (the old
+        session is bound to the old password hash), or None without a login profile."""
+        directory = self.services.directory
+        profile = directory.store.login_profile(principal.id) if directory else None
+        if profile is None:
             return None
-        return identity.resolver.user(row)
+        return SignedIn(PASSWORD, principal.id, principal, password_binding(profile.password_hash))

@@ -71,6 +71,7 @@ class Ctx:
     form: dict[str, list[str]] = field(default_factory=dict)
     session: Session | None = None
     principal: Principal | None = None
+    password_reset_required: bool = False  # a password session that must choose a new password
     flash: dict[str, str] | None = None
     request_id: str = field(default_factory=lambda: secrets.token_hex(8))
     _set_flash: dict[str, str] | None = None

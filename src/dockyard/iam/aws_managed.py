@@ -2,7 +2,8 @@
 
 The documents are the default versions AWS publishes in the "AWS managed policies for Amazon
 Elastic Container Registry" page and the managed-policy reference (FullAccess as of its version
-with the replication service-linked role statement, PullOnly v1, PowerUser and ReadOnly v3).
+with the replication service-linked role statement, PullOnly v1, PowerUser and ReadOnly v3), plus
+IAMUserChangePassword (v2), which lets IAM users change their own console password.
 They cannot be changed or deleted; they can be attached to users, groups and roles.
 """
 
@@ -55,6 +56,16 @@ def _at(text: str) -> datetime:
 
 
 AWS_MANAGED: dict[str, AwsManagedPolicy] = {p.arn: p for p in (
+    AwsManagedPolicy(
+        "IAMUserChangePassword", "ANPAJ4L4MM2A7QIEB56MS",
+        "Provides the ability for an IAM user to change their own password.", "v2",
+        _at("2016-11-15T00:25:16"), _at("2016-11-15T23:18:55"),
+        {"Version": "2012-10-17",
+         "Statement": [
+             {"Effect": "Allow", "Action": ["iam:ChangePassword"],
+              "Resource": ["arn:aws:iam::*:user/${aws:username}"]},
+             {"Effect": "Allow", "Action": ["iam:GetAccountPasswordPolicy"], "Resource": "*"},
+         ]}),
     AwsManagedPolicy(
         "AdministratorAccess", "ANPAIWMBCKSKIEE64ZLYK",
         "Provides full access to AWS services and resources.", "v1",

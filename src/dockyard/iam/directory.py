@@ -31,7 +31,10 @@ from dockyard.errors import (
     DeleteConflict,
     EntityAlreadyExists,
     IamLimitExceeded,
+    IncorrectPassword,
+    InvalidUserType,
     NoSuchEntity,
+    PasswordPolicyViolation,
     Unauthenticated,
     ValidationError,
 )
@@ -384,6 +387,49 @@ class Directory:
         self.authz.check(caller, "iam:DeleteLoginProfile", user.arn)
         if not self.store.delete_login_profile(user.id):
             raise NoSuchEntity(f"Login Profile for User {user.name} cannot be found.")
+
+    def change_password(self, caller: Principal | None, old_password: str,
+                        new_password: str) -> None:
+        """``iam:ChangePassword``: the calling IAM user replaces its own console password.
+
+        Needs ``iam:ChangePassword`` on the user's ARN, which a profile that requires a reset
+        grants implicitly (an explicit ``Deny`` still refuses). The old password is checked like
+        a sign-in: failures count towards the profile's lock-out, and a locked profile refuses
+        even the right one (``LimitExceeded``). The new password follows the password policy and
+        must differ from the old one. Success clears ``PasswordResetRequired`` and the failures.
+        """
+        if caller is None:
+            raise Unauthenticated("authentication required")
+        if caller.kind != USER or caller.arn.endswith(":root"):
+            raise InvalidUserType("Only IAM users can change their own password; use "
+                                  "UpdateLoginProfile to set another user's password.")
+        user = self.store.user_by_id(caller.id)
+        if user is None:
+            raise NoSuchEntity(f"The user with name {caller.name} cannot be found.")
+        profile = self.store.login_profile(user.id)
+        if profile is not None and profile.password_reset_required:
+            decision = self.authz.decide(caller, "iam:ChangePassword", user.arn)
+            if decision.explicit_deny:
+                self.authz.check(caller, "iam:ChangePassword", user.arn)  # raises AccessDenied
+        else:
+            self.authz.check(caller, "iam:ChangePassword", user.arn)
+        if profile is None:
+            raise NoSuchEntity(f"Login Profile for User {user.name} cannot be found.")
+        passwords.check_policy(new_password)
+        now: datetime = self.clock.now()
+        if passwords.locked(profile.locked_until, now):
+            raise IamLimitExceeded("Password change attempts exceeded: too many incorrect "
+                                   "passwords. Try again later.")
+        if not isinstance(old_password, str) or not passwords.verify_password(
+                profile.password_hash, old_password):
+            self.store.record_login_failure(user.id, now, passwords.LOCK_AFTER,
+                                            passwords.LOCK_FOR)
+            raise IncorrectPassword("The old password is incorrect.")
+        if passwords.verify_password(profile.password_hash, new_password):
+            raise PasswordPolicyViolation("The new password must differ from the old password.")
+        self.store.update_login_profile(
+            user.id, password_hash=passwords.hash_password(new_password),
+            password_reset_required=False, failed_attempts=0, locked_until=None)
 
     def authenticate_console(self, user_name: str, password: str) -> IamUser:
         """Check a console sign-in. After ``LOCK_AFTER`` failures in a row the profile is locked

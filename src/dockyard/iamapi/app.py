@@ -49,7 +49,7 @@ _OPERATIONS = {"iam": IAM_OPERATIONS, "sts": STS_OPERATIONS}
 _QUERY_CODES = {
     "NoSuchEntity": 404, "EntityAlreadyExists": 409, "DeleteConflict": 409, "LimitExceeded": 409,
     "MalformedPolicyDocument": 400, "InvalidInput": 400, "PasswordPolicyViolation": 400,
-    "PackedPolicyTooLarge": 400,
+    "PackedPolicyTooLarge": 400, "InvalidUserType": 400,
 }
 
 
@@ -185,5 +185,6 @@ class IamQueryApp:
                      event_source=f"{service}.amazonaws.com",
                      principal_arn=state.get("principal"), access_key_id=state.get("access_key_id"),
                      source_ip=info.source_ip, user_agent=info.user_agent,
-                     resource=_audit_resource(account, service, state["params"]),
+                     resource=_audit_resource(account, service, state["params"]) or (
+                         state.get("principal") if state["action"] == "ChangePassword" else None),
                      error_code=error, request_id=request_id)

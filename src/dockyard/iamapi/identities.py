@@ -137,6 +137,11 @@ def delete_login_profile(call: QueryCall) -> None:
     call.services.directory.delete_login_profile(call.caller, call.optional("UserName"))
 
 
+def change_password(call: QueryCall) -> None:
+    call.services.directory.change_password(call.caller, call.required("OldPassword"),
+                                            call.required("NewPassword"))
+
+
 # --- tags -----------------------------------------------------------------------------------------
 def tag_user(call: QueryCall) -> None:
     call.services.directory.tag(call.caller, USER, call.required("UserName"), call.tags())

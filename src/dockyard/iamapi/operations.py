@@ -32,6 +32,7 @@ IAM_OPERATIONS: dict[str, Operation] = {
     "GetLoginProfile": identities.get_login_profile,
     "UpdateLoginProfile": identities.update_login_profile,
     "DeleteLoginProfile": identities.delete_login_profile,
+    "ChangePassword": identities.change_password,
     "TagUser": identities.tag_user,
     "UntagUser": identities.untag_user,
     "ListUserTags": identities.list_user_tags,
