@@ -84,7 +84,7 @@ def unique_token(label: str) -> bytes:
 
 
 class Client:
-    """One keep-alive connection to one server."""
+    """One keep-alive connection to one server (plus one per host that blob GETs redirect to)."""
 
     def __init__(self, name: str, host: str, port: int, auth: str | None = None,
                  timeout: float = 600.0) -> None:
@@ -92,9 +92,13 @@ class Client:
         self.auth = auth
         self.conn = http.client.HTTPConnection(host, port, timeout=timeout)
         self.buffer = bytearray(MiB)
+        self.redirected: dict[tuple[str, int], Client] = {}  # keep-alive to redirect targets
+        self.redirects = 0  # GETs answered with a redirect (and followed)
 
     def close(self) -> None:
         self.conn.close()
+        for other in self.redirected.values():
+            other.close()
 
     def _headers(self, extra: dict[str, str] | None) -> dict[str, str]:
         headers = {"Authorization": self.auth} if self.auth else {}
@@ -152,6 +156,8 @@ class Client:
                     raise
         if sink and response.status in expect:
             view, total = memoryview(self.buffer), 0
+            if response.status >= 300:
+                hasher = None  # a redirect's body is not the content
             while True:
                 n = response.readinto(view)
                 if not n:
@@ -219,12 +225,40 @@ class Client:
         return self.get_path(f"/v2/{repo}/blobs/{digest}", digest if verify else None)
 
     def get_path(self, path: str, verify_digest: str | None = None) -> int:
-        """GET into the reused buffer; with ``verify_digest``, also check the bytes' sha256."""
+        """GET into the reused buffer; with ``verify_digest``, also check the bytes' sha256.
+
+        A redirect (a registry on S3 answers blob GETs with 307 to a presigned URL) is followed,
+        as docker does: to another host on a keep-alive connection of its own, without this
+        client's ``Authorization`` (S3 refuses a presigned URL that also carries one)."""
         hasher = hashlib.sha256() if verify_digest else None
-        _, _, total = self.request("GET", path, sink=True, hasher=hasher)
+        client = self
+        for _ in range(5):
+            response, _, total = client.request("GET", path, sink=True, hasher=hasher,
+                                                expect=(200, 302, 303, 307))
+            if response.status == 200:
+                break
+            self.redirects += 1
+            client, path = self._redirect_target(client, response.getheader("Location") or "")
+        else:
+            raise RuntimeError(f"{self.name}: GET {path.split('?')[0]}: too many redirects")
         if hasher is not None and "sha256:" + hasher.hexdigest() != verify_digest:
             raise RuntimeError(f"{self.name}: GET {path} returned bytes that do not match {verify_digest}")
         return total
+
+    def _redirect_target(self, current: "Client", location: str) -> tuple["Client", str]:
+        parts = urlsplit(location)
+        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        if not parts.netloc:
+            return current, path
+        if parts.scheme != "http":
+            raise RuntimeError(f"{self.name}: redirect to {parts.scheme}:// is not supported")
+        key = (parts.hostname or "", parts.port or 80)
+        if key == (self.host, self.port):
+            return self, path
+        if key not in self.redirected:
+            self.redirected[key] = Client(f"{self.name} -> {parts.netloc}", key[0], key[1],
+                                          auth=None, timeout=self.timeout)
+        return self.redirected[key], path
 
     def put_manifest(self, repo: str, ref: str, body: bytes, media_type: str = OCI_MANIFEST) -> str:
         response, _, _ = self.request("PUT", f"/v2/{repo}/manifests/{ref}", body=body,

@@ -173,6 +173,9 @@ def download(targets: list[Server], paths: dict[str, str], size: int, clients: i
                     raise RuntimeError(f"{server.name}: GET {path} returned {got} of {size} bytes")
 
             elapsed = run_threads(clients, work)
+            if any(c.redirects for c in conns):
+                samples.details[server.name] = ("every GET answered 307 to a presigned S3 URL, "
+                                                "followed; timed from the GET to the last byte")
             return clients * size / MiB / elapsed
         finally:
             for c in conns:
@@ -396,20 +399,23 @@ def pull(servers: list[Server], parallel: int, reps: int) -> Samples:
 
 # --- memory ---------------------------------------------------------------------------------------
 class RssSampler:
-    """Samples the summed RSS of a process tree every ``interval`` seconds on a thread."""
+    """Samples the summed RSS of a process tree (or of the processes ``pids()`` lists) every
+    ``interval`` seconds on a thread."""
 
-    def __init__(self, root_pid: int, interval: float = 0.02) -> None:
+    def __init__(self, root_pid: int | None = None, interval: float = 0.02,
+                 pids: Callable[[], list[int]] | None = None) -> None:
         self.root_pid, self.interval = root_pid, interval
+        self._pids = pids or (lambda: process_tree(self.root_pid))
         self.peak = 0
         self.samples: list[int] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
-        pids, refreshed = process_tree(self.root_pid), time.monotonic()
+        pids, refreshed = self._pids(), time.monotonic()
         while not self._stop.is_set():
             if time.monotonic() - refreshed > 1.0:
-                pids, refreshed = process_tree(self.root_pid), time.monotonic()
+                pids, refreshed = self._pids(), time.monotonic()
             rss = rss_bytes(pids)
             self.samples.append(rss)
             self.peak = max(self.peak, rss)
@@ -431,8 +437,38 @@ def idle_rss(server: Server, seconds: float = 1.0) -> int:
     return int(statistics.median(sampler.samples))
 
 
+class _EngineRss:
+    """The RSS of the engines a server stores into (PostgreSQL, Ceph), when it has any
+    (``server.extra["engine_pids"]``): idle just before, peak during."""
+
+    def __init__(self, server: Server) -> None:
+        self.pids = server.extra.get("engine_pids")
+        self.idle = 0
+        self.sampler: RssSampler | None = None
+
+    def __enter__(self) -> "_EngineRss":
+        if self.pids is not None:
+            with RssSampler(pids=self.pids) as idle:
+                time.sleep(0.5)
+            self.idle = int(statistics.median(idle.samples))
+            self.sampler = RssSampler(pids=self.pids).__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.sampler is not None:
+            self.sampler.__exit__(*exc)
+
+    def text(self) -> str:
+        if self.sampler is None:
+            return ""
+        peak = self.sampler.peak
+        return (f"; engines (PostgreSQL + Ceph mon, OSD, RGW): idle {self.idle / MiB:.0f} MiB, "
+                f"peak {peak / MiB:.0f} MiB (+{(peak - self.idle) / MiB:.0f})")
+
+
 def memory(servers: list[Server], size: int) -> tuple[Samples, Samples]:
-    """Peak RSS rise of each server's process tree during a streamed upload and a download."""
+    """Peak RSS rise of each server's process tree during a streamed upload and a download (and,
+    in the details, of the engines a scale-out Dockyard stores into)."""
     up, down = Samples(), Samples()
     for server in servers:
         data = BlobData(size, unique_token(f"memory-{server.port}"))
@@ -440,20 +476,20 @@ def memory(servers: list[Server], size: int) -> tuple[Samples, Samples]:
         client = client_for(server)
         try:
             idle = idle_rss(server)
-            with RssSampler(server.process.pid) as sampler:
+            with _EngineRss(server) as engines, RssSampler(server.process.pid) as sampler:
                 start = time.perf_counter()
                 client.push_streamed("bench/mem", data)
                 seconds = time.perf_counter() - start
             up.add(server.name, (sampler.peak - idle) / MiB)
             up.details[server.name] = (f"idle {idle / MiB:.0f} MiB, peak {sampler.peak / MiB:.0f} MiB; "
-                                       f"{size / MiB / seconds:.0f} MiB/s")
+                                       f"{size / MiB / seconds:.0f} MiB/s" + engines.text())
         except Exception as exc:  # noqa: BLE001
             up.errors[server.name] = describe_failure(server, exc)
             client.close()
             continue
         try:
             idle = idle_rss(server)
-            with RssSampler(server.process.pid) as sampler:
+            with _EngineRss(server) as engines, RssSampler(server.process.pid) as sampler:
                 start = time.perf_counter()
                 got = client.get_blob("bench/mem", data.digest)
                 seconds = time.perf_counter() - start
@@ -461,7 +497,9 @@ def memory(servers: list[Server], size: int) -> tuple[Samples, Samples]:
                 raise RuntimeError(f"download returned {got} of {size} bytes")
             down.add(server.name, (sampler.peak - idle) / MiB)
             down.details[server.name] = (f"idle {idle / MiB:.0f} MiB, peak {sampler.peak / MiB:.0f} MiB; "
-                                         f"{size / MiB / seconds:.0f} MiB/s")
+                                         f"{size / MiB / seconds:.0f} MiB/s"
+                                         + (" (307 to S3: the bytes do not pass through Dockyard)"
+                                            if client.redirects else "") + engines.text())
         except Exception as exc:  # noqa: BLE001
             down.errors[server.name] = describe_failure(server, exc)
         finally:

@@ -4,6 +4,7 @@
     python bench/run.py --quick         # smoke run with small sizes, ~2 minutes
     python bench/run.py --workers 2,1   # also measure a one-worker Dockyard
     python bench/run.py --profile       # also profile Dockyard's hot paths with py-spy
+    python bench/run.py --scale-out     # also Dockyard on PostgreSQL + S3 (Ceph RGW), another column
 
 Results go to stdout and to bench/results/latest.md (plus latest.json with every sample).
 """
@@ -29,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 from bench import measure, profiling, report  # noqa: E402
 from bench.client import MiB, image_manifest  # noqa: E402
 from bench.measure import Samples  # noqa: E402
+from bench.scaleout import CONFIGS, Engines  # noqa: E402
 from bench.servers import Server, start_distribution, start_dockyard, start_nginx  # noqa: E402
 
 GROUPS = ("upload", "download", "small", "manifest", "rate", "tags", "pull", "memory")
@@ -38,6 +40,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="small sizes and one repetition (smoke run)")
     p.add_argument("--workers", default="2", help="Dockyard worker counts, comma-separated (default 2)")
+    p.add_argument("--configs", default="embedded",
+                   help=f"Dockyard configurations, comma-separated: {','.join(CONFIGS)} (default embedded); "
+                        "each runs with every --workers count")
+    p.add_argument("--scale-out", action="store_true",
+                   help="add the pg-s3 configuration: Dockyard on a throwaway PostgreSQL 15 and a single-node "
+                        "Ceph RGW (S3), blob GETs redirected to S3 (the default); same as --configs embedded,pg-s3")
+    p.add_argument("--ceph-store", default="bluestore", choices=("bluestore", "memstore"),
+                   help="the Ceph OSD's object store for the pg-s3 configurations (default bluestore: on disk)")
+    p.add_argument("--rgw-beast-options", default="tcp_nodelay=1", metavar="OPTIONS",
+                   help="options of RGW's beast frontend (default tcp_nodelay=1; '' for stock RGW, whose "
+                        "Nagle delays every S3 response with a small body by ~40 ms)")
     p.add_argument("--only", default=",".join(GROUPS), help=f"benchmark groups to run: {','.join(GROUPS)}")
     p.add_argument("--reps", type=int, help="repetitions of each measurement (default 3; quick 1)")
     p.add_argument("--big-mib", type=int, help="big blob size in MiB (default 256; quick 32)")
@@ -71,6 +84,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         if getattr(args, name) is None:
             setattr(args, name, small if quick else full)
     args.workers = [int(w) for w in str(args.workers).split(",") if w]
+    args.configs = [c for c in args.configs.split(",") if c]
+    if args.scale_out and "pg-s3" not in args.configs:
+        args.configs.append("pg-s3")
+    unknown = set(args.configs) - set(CONFIGS)
+    if unknown or not args.configs:
+        p.error(f"unknown configurations: {', '.join(sorted(unknown))} (available: {', '.join(CONFIGS)})")
     args.only = [g for g in args.only.split(",") if g]
     unknown = set(args.only) - set(GROUPS)
     if unknown:
@@ -283,19 +302,42 @@ def main(argv: list[str] | None = None) -> int:
     started = datetime.now(timezone.utc)
     root = Path(tempfile.mkdtemp(prefix="dockyard-bench-"))
     servers: list[Server] = []
+    engines: Engines | None = None
     try:
-        dockyards = []
-        for workers in args.workers:
+        if any(c != "embedded" for c in args.configs):
+            print("starting PostgreSQL and Ceph RGW", file=sys.stderr, flush=True)
             try:
-                server = start_dockyard(root, workers, args.dockyard_src)
-            except RuntimeError as exc:
-                print(f"Dockyard ({workers}w) did not start: {exc}", file=sys.stderr)
-                for started_server in servers:
-                    started_server.stop()
+                engines = Engines(args.ceph_store, args.rgw_beast_options).start()
+            except (RuntimeError, OSError, subprocess.CalledProcessError) as exc:
+                detail = getattr(exc, "stderr", "") or ""
+                print(f"the scale-out engines did not start: {exc}\n{detail}", file=sys.stderr)
                 _cleanup(args, root)
                 return 2
-            servers.append(server)
-            dockyards.append(server)
+            info.update(engines.describe())
+        dockyards = []
+        for config in args.configs:
+            label, overrides = CONFIGS[config]
+            for workers in args.workers:
+                try:
+                    settings = overrides
+                    if config != "embedded":  # a database and a bucket of its own
+                        assert engines is not None
+                        settings = engines.dockyard_env(overrides)
+                    server = start_dockyard(root, workers, args.dockyard_src, label, settings)
+                except (RuntimeError, subprocess.CalledProcessError) as exc:
+                    print(f"{label} ({workers}w) did not start: {exc}", file=sys.stderr)
+                    for started_server in servers:
+                        started_server.stop()
+                    if engines is not None:
+                        engines.stop()
+                    _cleanup(args, root)
+                    return 2
+                if config != "embedded":
+                    assert engines is not None
+                    server.extra["config"] = config
+                    server.extra["engine_pids"] = engines.pids
+                servers.append(server)
+                dockyards.append(server)
         distribution = start_distribution(root)
         servers.append(distribution)
         nginx = start_nginx(root, args.nginx_workers)
@@ -312,6 +354,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         for server in servers:
             server.stop()
+        if engines is not None:
+            engines.stop()
     try:
         return _report(args, argv, info, started, step_start, busy_before, results, profiles, logs,
                        dockyards, distribution, nginx)
@@ -342,6 +386,8 @@ def _report(args, argv, info, started, step_start, busy_before, results, profile
           f"Granian {info['granian']}; {info['distribution']}; {info['nginx']} "
           f"({args.nginx_workers} workers, sendfile on).  ",
           f"Dockyard: {info['dockyard commit']}.  ",
+          *([f"Scale-out engines, on the same machine: PostgreSQL {info['postgresql']}; "
+             f"{info['ceph']}.  "] if "postgresql" in info else []),
           f"Background CPU load (whole machine, before our servers started / after they stopped): "
           f"{busy_before:.0%} / {busy_after:.0%}; load average now {os.getloadavg()[0]:.2f}.", "",
           "Ratios are \"times better\" (higher is better for Dockyard, whatever the unit's direction).", "",

@@ -144,10 +144,14 @@ def rss_bytes(pids: list[int]) -> int:
     return total
 
 
-def start_dockyard(root: Path, workers: int, source: Path | None = None) -> Server:
-    """Start ``dockyard serve``; from ``source``'s ``src/`` instead of the installed package if given."""
+def start_dockyard(root: Path, workers: int, source: Path | None = None, label: str = "Dockyard",
+                   settings: dict[str, str] | None = None) -> Server:
+    """Start ``dockyard serve``; from ``source``'s ``src/`` instead of the installed package if given.
+
+    ``settings`` (``DOCKYARD_*``) go on top of the embedded defaults, e.g. a PostgreSQL database and
+    an S3 bucket (bench/scaleout.py); ``label`` names the column."""
     workdir = Path(tempfile.mkdtemp(prefix=f"dockyard-w{workers}-", dir=root))
-    server = Server(f"Dockyard ({workers}w)", free_port(), workdir, is_dockyard=True)
+    server = Server(f"{label} ({workers}w)", free_port(), workdir, is_dockyard=True)
     env = {**os.environ,
            "DOCKYARD_DATA_DIR": str(workdir / "data"),
            "DOCKYARD_PORT": str(server.port),
@@ -155,7 +159,8 @@ def start_dockyard(root: Path, workers: int, source: Path | None = None) -> Serv
            "DOCKYARD_WORKERS": str(workers),
            "DOCKYARD_ADMIN_ACCESS_KEY_ID": ADMIN_KEY_ID,
            "DOCKYARD_ADMIN_SECRET_ACCESS_KEY": ADMIN_SECRET,
-           "DOCKYARD_LOG_LEVEL": "WARNING"}
+           "DOCKYARD_LOG_LEVEL": "WARNING",
+           **(settings or {})}
     if source is not None:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(source / "src"), env.get("PYTHONPATH")]))
     server._start([sys.executable, str(Path(__file__).with_name("sut.py")), "--workers", str(workers)], env)

@@ -4,6 +4,8 @@ RADOS Gateway, both from Debian's packages (recipes in ../shared/S3-ENGINES.md).
 Each starts in a fresh temporary directory on free ports and is torn down by ``stop()``. When the
 binaries are missing the tests that need them skip, except under ``DOCKYARD_E2E_REQUIRED=1``
 (``make test``, CI), where they fail.
+
+``bench/run.py --scale-out`` starts the same engines (this module imports without pytest).
 """
 
 from __future__ import annotations
@@ -18,8 +20,6 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import pytest
 
 REQUIRED = os.environ.get("DOCKYARD_E2E_REQUIRED") == "1"
 PGBIN = Path("/usr/lib/postgresql/15/bin")
@@ -36,6 +36,8 @@ def _stop_leftovers() -> None:
 
 def missing(reason: str) -> None:
     """Skip the test (fail it when the real engines are required)."""
+    import pytest
+
     if REQUIRED:
         pytest.fail(f"{reason} (DOCKYARD_E2E_REQUIRED=1)", pytrace=False)
     pytest.skip(reason)
@@ -72,10 +74,12 @@ def _run(cmd: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
 @dataclass
 class Postgres:
     """A PostgreSQL 15 cluster in a temporary directory (postgres refuses to run as root: the
-    server runs as the ``postgres`` user through ``runuser``)."""
+    server runs as the ``postgres`` user through ``runuser``). Not crash-safe unless ``durable``:
+    fsync, synchronous_commit and full_page_writes are off, which is fine for tests."""
 
     directory: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="dockyard-pg.")))
     port: int = field(default_factory=free_port)
+    durable: bool = False  # True: PostgreSQL's own defaults (fsync, synchronous commit) for benchmarks
 
     @staticmethod
     def available() -> str | None:
@@ -96,9 +100,9 @@ class Postgres:
         data, log = self.directory / "data", self.directory / "postgres.log"
         _run(["runuser", "-u", "postgres", "--", str(PGBIN / "initdb"), "-D", str(data),
               "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"])
-        options = (f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.directory} "
-                   "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
-                   "-c max_connections=400")
+        options = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.directory} -c max_connections=400"
+        if not self.durable:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         _run(["runuser", "-u", "postgres", "--", str(PGBIN / "pg_ctl"), "-D", str(data),
               "-l", str(log), "-w", "-t", "60", "-o", options, "start"])
         return self
@@ -173,7 +177,7 @@ bluestore block size = 21474836480
 osd memory target = 1073741824
 [client]
 rgw data = {dir}/rgw
-rgw frontends = beast endpoint=127.0.0.1:{rgw_port}
+rgw frontends = beast endpoint=127.0.0.1:{rgw_port}{beast_options}
 rgw gc obj min wait = 60
 rgw gc processor period = 60
 """
@@ -188,6 +192,9 @@ class CephRgw:
     directory: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="dockyard-ceph.")))
     rgw_port: int = field(default_factory=free_port)
     mon_port: int = field(default_factory=free_port)
+    # extra options of RGW's beast frontend, e.g. "tcp_nodelay=1" (stock RGW leaves Nagle on, and
+    # every S3 response with a small body (list, copy, delete) then waits ~40 ms on loopback)
+    beast_options: str = ""
 
     @staticmethod
     def available() -> str | None:
@@ -220,7 +227,8 @@ class CephRgw:
         fsid = str(uuid.uuid4())
         (d / "ceph.conf").write_text(_CEPH_CONF.format(
             fsid=fsid, mon_port=self.mon_port, osd_min=osd_min, osd_max=osd_min + 39, dir=d,
-            store=self.store, rgw_port=self.rgw_port))
+            store=self.store, rgw_port=self.rgw_port,
+            beast_options=f" {self.beast_options}" if self.beast_options else ""))
         env = self._env()
         _run(["monmaptool", "--create", "--addv", "a", f"[v2:127.0.0.1:{self.mon_port}]",
               "--fsid", fsid, str(d / "monmap")], env=env)
