@@ -7,13 +7,14 @@ The PostgreSQL side runs against a real server (a throwaway cluster from Debian'
 
 from __future__ import annotations
 
+import gc
 import threading
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import DBAPIError
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -41,7 +42,7 @@ from dockyard.errors import (
     UploadUnknown,
 )
 from dockyard.lifecycle.evaluation import Expiry
-from dockyard.metadata.engine import Database, is_retryable, make_engine, retrying
+from dockyard.metadata.engine import Database, HotQuery, is_retryable, make_engine, retrying
 from dockyard.metadata.lifecycle_store import SqlLifecycleStore
 from dockyard.metadata.iam_store import SqlIamStore
 from dockyard.metadata.identity_store import SqlIdentityStore
@@ -199,6 +200,29 @@ def test_repositories(store: SqlRegistryStore) -> None:
     assert [r.name for r in store.list_repositories(after="a/two", limit=10)] == ["b/one"]
     assert store.delete_repository(repo.id, force=False)
     assert store.get_repository("b/one") is None
+
+
+def test_hot_queries_return_what_sqlalchemy_returns(store: SqlRegistryStore) -> None:
+    """``Database.first`` runs on the thread's own driver connection: same rows as a normal read
+    (JSON, booleans, UTC timestamps), and a connection the server dropped is replaced."""
+    repo = store.create_repository(Repository(0, "team/hot", T0, scan_on_push=True,
+                                              tags=({"Key": "k", "Value": "v"},)))
+    store.link_blob(repo.id, digest(1), 5, T0)
+    db = store.db
+    query = HotQuery(select(repositories).where(repositories.c.name == bindparam("name")))
+    with db.read() as c:
+        expected = c.execute(query.statement, {"name": "team/hot"}).first()
+    row = db.first(query, {"name": "team/hot"})
+    assert row is not None and tuple(row) == tuple(expected)
+    assert row.created_at == T0 and row.scan_on_push is True and row.tags == [{"Key": "k", "Value": "v"}]
+    gc.collect()  # the thread's connection is held by the Database, not by a pool proxy
+    assert store.lookup_blob("team/hot", digest(1)) == (repo.id, 5, T0)
+    if db.dialect == "postgresql":
+        backend = db._connection().info.backend_pid
+        with db.read() as c:
+            c.execute(select(func.pg_terminate_backend(backend))).scalar_one()
+        assert store.lookup_blob("team/hot", digest(1)) == (repo.id, 5, T0)  # reconnected
+        assert db._connection().info.backend_pid != backend
 
 
 def test_blob_links(store: SqlRegistryStore) -> None:

@@ -164,30 +164,38 @@ def _configure_sqlite(engine: Engine) -> None:
 
 
 class HotQuery:
-    """A read statement on a hot path (a pull's manifest or blob lookup), run by
-    ``Database.first``. On an SQLite file it runs on the thread's own ``sqlite3`` connection,
-    compiled once: SQLAlchemy's per-execution work (pool checkout, compiled-cache lookup, result
-    set-up) cost several times the query itself. Elsewhere it runs as any other read.
+    """A read statement on a hot path (a pull's manifest or blob lookup, the repository of every
+    registry request), run by ``Database.first`` on the thread's own driver connection, compiled
+    once per dialect: SQLAlchemy's per-execution work (pool checkout and pre-ping, compiled-cache
+    lookup, result set-up) cost several times the query itself.
 
     Parameters are plain strings and numbers (given as they are to the driver); results go
     through the columns' own result processors, so rows hold what SQLAlchemy would return."""
 
     def __init__(self, statement: Select[Any]) -> None:
         self.statement = statement
-        columns = list(statement.selected_columns)
         self.row = collections.namedtuple("Row", list(statement.selected_columns.keys()),  # type: ignore[misc]
                                           rename=True)
-        dialect = sqlite.dialect(paramstyle="named")
-        compiled = statement.compile(dialect=dialect)
-        self.sql = str(compiled)
-        self.defaults = dict(compiled.params)
-        processors = [c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns]
-        self.processors = processors if any(processors) else None
+        self._compiled: dict[str, tuple[str, dict[str, Any], list[Any] | None]] = {}
 
-    def convert(self, values: tuple[Any, ...]) -> Any:
-        if self.processors is not None:
-            values = tuple(v if p is None else p(v) for p, v in zip(self.processors, values))
+    def compiled(self, dialect: Any) -> tuple[str, dict[str, Any], list[Any] | None]:
+        """(SQL, default parameters, result processors) for ``dialect``."""
+        found = self._compiled.get(dialect.name)
+        if found is None:
+            compiled = self.statement.compile(dialect=dialect)
+            processors = [c.type.dialect_impl(dialect).result_processor(dialect, None)
+                          for c in self.statement.selected_columns]
+            found = (str(compiled), dict(compiled.params), processors if any(processors) else None)
+            self._compiled[dialect.name] = found
+        return found
+
+    def convert(self, values: tuple[Any, ...], processors: list[Any] | None) -> Any:
+        if processors is not None:
+            values = tuple(v if p is None else p(v) for p, v in zip(processors, values))
         return self.row(*values)
+
+
+_SQLITE_NAMED = sqlite.dialect(paramstyle="named")
 
 
 class Database:
@@ -196,36 +204,84 @@ class Database:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self._autocommit_reads = engine.dialect.name == "postgresql"
-        database = engine.url.database if engine.dialect.name == "sqlite" else None
+        name = engine.dialect.name
+        self._autocommit_reads = name == "postgresql"
+        database = engine.url.database if name == "sqlite" else None
         self._sqlite_file = database if database and database != ":memory:" else None
+        # the dialect hot queries are compiled for, when they run on a driver connection
+        self._hot_dialect: Any = (_SQLITE_NAMED if self._sqlite_file else
+                                  engine.dialect if name == "postgresql" else None)
         self._local = threading.local()
-        self._raw: list[sqlite3.Connection] = []
+        self._raw: list[Any] = []
         self._raw_lock = threading.Lock()
 
     def first(self, query: HotQuery, params: dict[str, Any]) -> Any | None:
         """The first row of ``query`` (attribute access by column name), or None."""
-        if self._sqlite_file is None:
+        if self._hot_dialect is None:
             with self.read() as c:
                 return c.execute(query.statement, params).first()
-        cursor = self._connection().execute(query.sql, {**query.defaults, **params})
+        sql, defaults, processors = query.compiled(self._hot_dialect)
+        arguments = {**defaults, **params}
         try:
-            row = cursor.fetchone()
-        finally:
-            cursor.close()  # resets the statement: no read snapshot stays open
-        return query.convert(row) if row is not None else None
+            row = self._fetch_one(sql, arguments)
+        except Exception as error:  # noqa: BLE001 - a dropped server connection: once more
+            if not self._is_disconnect(error):
+                raise
+            self._forget_connection()
+            row = self._fetch_one(sql, arguments)
+        return query.convert(row, processors) if row is not None else None
 
-    def _connection(self) -> sqlite3.Connection:
+    def _fetch_one(self, sql: str, arguments: dict[str, Any]) -> Any:
+        cursor = self._connection().execute(sql, arguments)
+        try:
+            return cursor.fetchone()
+        finally:
+            cursor.close()  # SQLite: resets the statement, no read snapshot stays open
+
+    def _is_disconnect(self, error: Exception) -> bool:
+        if self._sqlite_file is not None:
+            return False
+        import psycopg
+        return isinstance(error, (psycopg.OperationalError, psycopg.InterfaceError))
+
+    def _connection(self) -> Any:
         local = self._local
         if getattr(local, "pid", None) != os.getpid():
-            # autocommit (each statement its own snapshot, no BEGIN/ROLLBACK), as reads are
-            connection = sqlite3.connect(self._sqlite_file, timeout=30, isolation_level=None,
-                                         check_same_thread=False)
-            connection.execute("PRAGMA busy_timeout=30000")
+            connection = self._open_raw()
             with self._raw_lock:
                 self._raw.append(connection)
             local.connection, local.pid = connection, os.getpid()
-        return local.connection  # type: ignore[no-any-return]
+        return local.connection
+
+    def _open_raw(self) -> Any:
+        """A driver connection of this thread's own, in autocommit (each statement its own
+        snapshot, no BEGIN/ROLLBACK), as reads are."""
+        if self._sqlite_file is not None:
+            connection = sqlite3.connect(self._sqlite_file, timeout=30, isolation_level=None,
+                                         check_same_thread=False)
+            connection.execute("PRAGMA busy_timeout=30000")
+            return connection
+        # PostgreSQL: set up as the engine sets up its own (the dialect's type adapters), then
+        # taken out of the pool for good
+        fairy = self.engine.raw_connection()
+        connection = fairy.driver_connection
+        fairy.detach()
+        connection.rollback()  # whatever the pool's checkout began
+        connection.autocommit = True
+        return connection
+
+    def _forget_connection(self) -> None:
+        local = self._local
+        connection = getattr(local, "connection", None)
+        local.pid = None
+        if connection is not None:
+            with self._raw_lock:
+                if connection in self._raw:
+                    self._raw.remove(connection)
+            try:
+                connection.close()
+            except Exception:  # noqa: BLE001 - it is broken already
+                pass
 
     def dispose(self) -> None:
         """Close every connection (before forking workers: no SQLite connection may cross)."""
