@@ -27,11 +27,13 @@ class EventPublisher(Protocol):
 class UploadAppender(Protocol):
     """The bytes one request appends to an upload, in order. ``close`` makes them durable and
     returns what the upload row must record for the store to find them again on any node (its
-    parts, for a store that keeps uploads in parts; None otherwise); ``abort`` gives up (the row
-    is authoritative: whatever was written beyond it is ignored and overwritten later)."""
+    parts, for a store that keeps uploads in parts; None otherwise); ``recorded``, called once the
+    row records it, deletes what it replaced (best effort); ``abort`` gives up (the row is
+    authoritative: whatever was written beyond it is ignored and overwritten later)."""
 
     async def write(self, data: bytes) -> None: ...
     async def close(self) -> StoredParts | None: ...
+    async def recorded(self) -> None: ...
     async def abort(self) -> None: ...
 
 
@@ -41,6 +43,8 @@ class BlobStore(Protocol):
     An upload is appended to through ``append_upload`` (from ``offset``, the size its row records,
     with the parts the row records) and ends with ``commit_upload`` once its digest is known to be
     right: from the running hash, or else by ``verify_upload``, which streams the stored bytes.
+    ``delete_upload`` deletes exactly what ``stored`` (the upload row's record) names, nothing
+    when it names nothing; without it, whatever the store keeps for the upload (found by listing).
     """
 
     def exists(self, digest: Digest) -> bool: ...
@@ -58,7 +62,7 @@ class BlobStore(Protocol):
                       digest: Digest) -> bool: ...
     def commit_upload(self, upload_id: str, digest: Digest, size: int,
                       stored: StoredParts | None = None) -> None: ...
-    def delete_upload(self, upload_id: str) -> None: ...
+    def delete_upload(self, upload_id: str, stored: StoredParts | None = None) -> None: ...
 
 
 class CollectableBlobStore(BlobStore, Protocol):

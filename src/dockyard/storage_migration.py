@@ -32,6 +32,7 @@ from sqlalchemy import Integer, func, insert, select, text
 from sqlalchemy.engine import Engine
 
 from dockyard.domain.digest import Digest
+from dockyard.domain.models import StoredParts
 from dockyard.errors import DigestInvalid, ServerError
 from dockyard.metadata.migrate import upgrade
 from dockyard.metadata.tables import blobs, metadata, registry
@@ -106,6 +107,7 @@ class StorageMigration:
         """Stream through the target's upload API; publish only what hashes to ``digest``."""
         upload_id = str(uuid.uuid4())
         self.target_blobs.create_upload(upload_id)
+        known: StoredParts | None = None  # what the upload stored; None: unknown, found by listing
         try:
             hasher, written = digest.hasher(), 0
             appender = self.target_blobs.append_upload(upload_id, 0, None)
@@ -118,12 +120,13 @@ class StorageMigration:
             except BaseException:
                 await appender.abort()
                 raise
+            known = stored or StoredParts()
             if written != size or hasher.hexdigest() != digest.hex:
                 raise DigestInvalid(f"the source's blob {digest} does not match its digest "
                                     f"({written} bytes read, {size} listed)")
             self.target_blobs.commit_upload(upload_id, digest, written, stored)
         finally:
-            self.target_blobs.delete_upload(upload_id)
+            self.target_blobs.delete_upload(upload_id, known)
 
     # --- metadata ---------------------------------------------------------------------------------
     def _copy_tables(self, report: Report) -> None:

@@ -13,6 +13,7 @@ import os
 import time
 import uuid
 from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import httpx
@@ -21,6 +22,7 @@ import pytest
 from dockyard.domain.digest import Digest
 from dockyard.domain.models import StoredParts
 from dockyard.errors import UploadInvalid
+from dockyard.gc.upload_purge import UploadPurge
 from dockyard.ports import BlobStore, CollectableBlobStore
 from dockyard.storage.filesystem import FilesystemBlobStore
 from dockyard.storage.s3 import MIN_PART, S3BlobStore
@@ -66,17 +68,21 @@ def is_s3(store: BlobStore) -> bool:
 
 
 def append(store: BlobStore, upload_id: str, offset: int, stored: StoredParts | None,
-           data: bytes, chunk: int = 256 * 1024) -> StoredParts | None:
-    """One request appending ``data`` in chunks, as the upload service does."""
+           data: bytes, chunk: int = 256 * 1024, recorded: bool = True) -> StoredParts | None:
+    """One request appending ``data`` in chunks, as the upload service does (``recorded``: the
+    row then records what it returned, as when the request won the row's conditional update)."""
     async def run() -> StoredParts | None:
         appender = store.append_upload(upload_id, offset, stored)
         try:
             for i in range(0, len(data), chunk):
                 await appender.write(data[i:i + chunk])
-            return await appender.close()
+            result = await appender.close()
         except BaseException:
             await appender.abort()
             raise
+        if recorded:
+            await appender.recorded()
+        return result
     return asyncio.run(run())
 
 
@@ -135,7 +141,7 @@ def test_check_and_local_path(store: BlobStore, make_store: Callable[..., BlobSt
 
 # --- uploads -----------------------------------------------------------------------------------------
 def test_upload_in_appends_across_part_boundaries(store: BlobStore) -> None:
-    data = os.urandom(2 * MIN_PART + 3 * MIB + 5)
+    data = os.urandom(3 * MIN_PART + 3 * MIB + 5)
     pieces = [data[:3 * MIB], data[3 * MIB:3 * MIB + 1], data[3 * MIB + 1:9 * MIB], data[9 * MIB:]]
     stored = upload(store, "u-multi", pieces)
     d = sha256(data)
@@ -233,7 +239,8 @@ def test_racing_appends_never_assemble_the_losers_bytes(
             a.create_upload(upload_id)
             stored = append(a, upload_id, 0, None, head) if start else None
             won = append(a, upload_id, start, stored, winner[start:])
-            append(b, upload_id, start, stored, loser[start:])  # later: it does not count
+            append(b, upload_id, start, stored, loser[start:],
+                   recorded=False)  # later: it does not count
             try:
                 a.commit_upload(upload_id, sha256(winner), len(winner), won)
             except UploadInvalid:
@@ -242,6 +249,128 @@ def test_racing_appends_never_assemble_the_losers_bytes(
             assert b"".join(a.read(sha256(winner))) == winner
             outcomes.append("winner")
     assert outcomes.count("winner") >= 3, outcomes
+
+
+def test_parts_are_cut_at_the_part_size_and_a_request_that_sent_one_leaves_no_tail(
+        store: BlobStore) -> None:
+    data = os.urandom(4 * MIN_PART + 17)
+    store.create_upload("u-cuts")
+    stored = append(store, "u-cuts", 0, None, data[:3 * MIN_PART + 7])
+    if is_s3(store):  # cut while at least MIN_PART stays buffered; the rest is the last part
+        assert stored is not None and stored.tail is None
+        assert [p.size for p in stored.parts] == [MIN_PART, MIN_PART, MIN_PART + 7]
+    offset = 3 * MIN_PART + 7
+    stored = append(store, "u-cuts", offset, stored, data[offset:offset + MIN_PART])
+    if is_s3(store):  # a whole part in one request: no tail either
+        assert stored is not None and stored.tail is None and len(stored.parts) == 4
+    stored = append(store, "u-cuts", offset + MIN_PART, stored, data[offset + MIN_PART:])
+    if is_s3(store):  # too few bytes for a part: a tail
+        assert stored is not None and len(stored.parts) == 4 and stored.tail is not None
+    d = sha256(data)
+    assert store.verify_upload("u-cuts", len(data), stored, d)
+    store.commit_upload("u-cuts", d, len(data), stored)
+    assert b"".join(store.read(d)) == data
+
+
+def test_a_replaced_tail_is_deleted_once_recorded(store: BlobStore) -> None:
+    gc: CollectableBlobStore = store  # type: ignore[assignment]
+    data = os.urandom(30)
+    store.create_upload("u-tails")
+    stored = append(store, "u-tails", 0, None, data[:10])
+    kept = append(store, "u-tails", 10, stored, data[10:20], recorded=False)  # the row did not move
+    assert dict((u, size) for u, size, _ in gc.stored_uploads())["u-tails"] == (
+        30 if is_s3(store) else 20)  # S3: both tails are there, the first one still recorded
+    stored = append(store, "u-tails", 10, stored, data[10:])
+    assert dict((u, size) for u, size, _ in gc.stored_uploads())["u-tails"] == (
+        20 + 30 if is_s3(store) else 30)  # the first tail went; the unrecorded one is swept later
+    assert kept != stored or not is_s3(store)
+    d = sha256(data)
+    assert store.verify_upload("u-tails", 30, stored, d)
+    store.commit_upload("u-tails", d, 30, stored)
+    assert b"".join(store.read(d)) == data
+
+
+def s3_calls(store: BlobStore) -> list[str]:
+    """The S3 operations the store sends from now on (empty for the filesystem)."""
+    calls: list[str] = []
+    if is_s3(store):
+        store.client.meta.events.register(  # type: ignore[attr-defined]
+            "before-call.s3", lambda model, **_: calls.append(model.name))
+    return calls
+
+
+def test_deleting_an_upload_by_what_its_row_records(store: BlobStore) -> None:
+    """With the row's record: exactly that is deleted, nothing is listed."""
+    gc: CollectableBlobStore = store  # type: ignore[assignment]
+    store.create_upload("u-known")
+    stored = append(store, "u-known", 0, None, os.urandom(MIN_PART))
+    stored = append(store, "u-known", MIN_PART, stored, os.urandom(10))
+    if is_s3(store):
+        assert stored is not None and stored.multipart_id and stored.parts and stored.tail
+    calls = s3_calls(store)
+    store.delete_upload("u-known", stored or StoredParts())
+    if is_s3(store):  # the multipart upload, then its assembled object and the tail at once
+        assert calls == ["AbortMultipartUpload", "DeleteObjects"]
+    assert "u-known" not in {u for u, _, _ in gc.stored_uploads()}
+    calls.clear()
+    store.delete_upload("u-known", stored or StoredParts())  # twice is fine
+    assert not any(c.startswith("List") for c in calls)
+
+    # Only a tail recorded: one request.
+    store.create_upload("u-tail")
+    stored = append(store, "u-tail", 0, None, b"a few bytes")
+    calls.clear()
+    store.delete_upload("u-tail", stored or StoredParts())
+    assert calls == (["DeleteObject"] if is_s3(store) else [])
+    assert "u-tail" not in {u for u, _, _ in gc.stored_uploads()}
+
+
+def test_an_upload_whose_row_records_nothing(store: BlobStore) -> None:
+    """A row that records nothing stored (a small POST-then-PUT stored the blob directly):
+    nothing is sent. What a crash left unrecorded (a multipart upload created by a request that
+    never got to update the row) stays for the garbage collector's sweep of uploads without a
+    row, which finds it and deletes it by listing."""
+    gc: CollectableBlobStore = store  # type: ignore[assignment]
+    store.create_upload("u-nothing")
+    calls = s3_calls(store)
+    store.delete_upload("u-nothing", StoredParts())
+    assert calls == []
+    assert "u-nothing" not in {u for u, _, _ in gc.stored_uploads()}
+
+    store.create_upload("u-crashed")
+
+    async def crashed() -> None:
+        appender = store.append_upload("u-crashed", 0, None)
+        await appender.write(os.urandom(2 * MIN_PART + 5))  # a part goes out ...
+        await appender.abort()  # ... and the row is never updated
+
+    asyncio.run(crashed())
+    calls.clear()
+    store.delete_upload("u-crashed", StoredParts())  # the row recorded nothing
+    assert calls == []
+    leftovers = {u for u, _, _ in gc.stored_uploads()}
+    if is_s3(store):
+        assert "u-crashed" in leftovers
+    else:
+        assert "u-crashed" not in leftovers  # the file is the whole upload
+    # The sweep: uploads without a row, idle for longer than the upload timeout.
+    purged = UploadPurge(_NoRows(), gc, timedelta(seconds=0)).purge(  # type: ignore[arg-type]
+        datetime.now(timezone.utc) + timedelta(minutes=1))
+    assert purged.uploads == (1 if is_s3(store) else 0)
+    assert "u-crashed" not in {u for u, _, _ in gc.stored_uploads()}
+    if is_s3(store):
+        assert not store.client.list_multipart_uploads(  # type: ignore[attr-defined]
+            Bucket=store.bucket, Prefix=store.prefix).get("Uploads")  # type: ignore[attr-defined]
+
+
+class _NoRows:
+    """The upload purge's view of the database when no upload row is left."""
+
+    def idle_uploads(self, cutoff: datetime) -> list[tuple[str, int]]:
+        return []
+
+    def upload_ids(self) -> set[str]:
+        return set()
 
 
 def test_deleting_an_upload(store: BlobStore) -> None:

@@ -21,7 +21,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 from dockyard.domain.digest import Digest
-from dockyard.domain.models import Principal, Repository, Upload
+from dockyard.domain.models import Principal, Repository, StoredParts, Upload
 from dockyard.errors import (
     DigestInvalid,
     EmptyUpload,
@@ -157,6 +157,7 @@ class UploadService:
         self.store.advance_upload(upload.id, expected_size=upload.size, size=size,
                                   sha256_size=sha256_size, sha256_hex=hex_digest, now=now,
                                   stored=stored)
+        await appender.recorded()  # only now: until the row moved, it may still need what it had
         if state is not None:
             self._hashing[upload.id] = state
         return Upload(upload.id, upload.repository_id, size, sha256_size, hex_digest,
@@ -213,20 +214,22 @@ class UploadService:
             self._discard(upload)
 
     def _discard(self, upload: Upload) -> None:
+        """Delete the upload's row, then exactly what the row recorded the store keeps for it (no
+        listing). Bytes a crash or a racing request left beside that are swept with the uploads
+        that have no row (gc/upload_purge.py)."""
         self.store.delete_upload(upload.id)
-        self.blobs.delete_upload(upload.id)
+        self.blobs.delete_upload(upload.id, upload.stored or StoredParts())
         self._hashing.pop(upload.id, None)
 
     def _link_stored(self, repo: Repository, digest: Digest, size: int,
                      store_bytes: Callable[[], None]) -> None:
-        """Link a verified blob to the file already stored for it, else store these bytes and
-        link them. The file is checked in the linking transaction, where the garbage collector
-        cannot take it away (docs/architecture.md, "Blobs and uploads")."""
+        """Store a verified blob and link it. ``store_bytes`` writes nothing when the blob is
+        already stored (dedup: ``put`` and ``commit_upload`` check first), so it is the only check
+        before the link. The file is checked again in the linking transaction, where the garbage
+        collector cannot take it away (docs/architecture.md, "Blobs and uploads")."""
         def stored() -> bool:
             return self.blobs.exists(digest)
 
-        if stored() and self.store.link_blob(repo.id, str(digest), size, self.clock.now(), stored):
-            return
         for _attempt in range(3):  # the collector took the file between storing and linking
             store_bytes()
             if self.store.link_blob(repo.id, str(digest), size, self.clock.now(), stored):

@@ -127,7 +127,8 @@ class FilesystemBlobStore:
             raise UploadInvalid("the upload's stored bytes are missing; start it again") from None
         self._publish(path, digest)
 
-    def delete_upload(self, upload_id: str) -> None:
+    def delete_upload(self, upload_id: str, stored: StoredParts | None = None) -> None:
+        """Delete the upload's file (what ``stored`` would record is always that file here)."""
         self._upload_path(upload_id).unlink(missing_ok=True)
 
     # --- garbage collection (gc/collector.py decides; these only move files) --------------------
@@ -217,6 +218,9 @@ class _FileAppender:
 
     async def close(self) -> None:
         self._file.close()
+
+    async def recorded(self) -> None:
+        """Nothing replaced: the file is appended to in place."""
 
     async def abort(self) -> None:
         self._file.close()

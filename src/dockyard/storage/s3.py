@@ -14,9 +14,11 @@ Keys, under the configured prefix:
 
 An upload's parts and tail are recorded on its row (``StoredParts``: the UploadId, each part's
 number, ETag and size, the tail object), so any node continues it: a request reads the tail back,
-sends parts as they fill (one in flight while the next fills) and writes the new tail at its end.
-Tails get a fresh name each time and parts are completed by the ETags the row holds, so a request
-that lost a race with another one on the same upload can never change what the row describes.
+sends parts as they fill (one in flight while the next fills) and writes the new tail at its end
+(none when it sent a part: its rest goes as its last part); once the row records the new state the
+tail it replaced is deleted. Tails get a fresh name each time and parts are completed by the ETags
+the row holds, so a request that lost a race with another one on the same upload can never change
+what the row describes. Discarding an upload deletes what its row records, without listing.
 
 Completing: the blob key is written only when no blob has it (dedup), by a server-side copy of the
 assembled upload (the multipart upload completed with the tail as its last part, or the tail alone
@@ -31,8 +33,10 @@ absent for every node's ``exists`` at once, which is what the collector's protoc
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import boto3
@@ -49,11 +53,24 @@ MIB = 1024 * 1024
 MIN_PART = 5 * MIB  # S3's minimum size of every part but the last
 CHUNK = MIB
 COPY_LIMIT = 5 * 1024 * MIB  # CopyObject's limit; larger objects are copied in parts
+log = logging.getLogger(__name__)
 _MISSING = {"404", "NoSuchKey", "NotFound", "NoSuchUpload"}
 
 
 def _missing(error: ClientError) -> bool:
     return str(error.response.get("Error", {}).get("Code")) in _MISSING
+
+
+@contextmanager
+def _gone_is_invalid() -> Iterator[None]:
+    """An upload object that vanished (replaced by a racing request, purged): the upload cannot
+    go on, which is the client's error to handle, not a server failure."""
+    try:
+        yield
+    except ClientError as error:
+        if _missing(error):
+            raise UploadInvalid("the upload's stored bytes are gone; start it again") from None
+        raise
 
 
 class S3BlobStore:
@@ -177,7 +194,8 @@ class S3BlobStore:
     def _read_tail(self, upload_id: str, tail: str | None, size: int) -> bytes:
         if tail is None:
             raise UploadInvalid("the upload's stored bytes are missing; start it again")
-        data = b"".join(self._read_key(self._upload_prefix(upload_id) + tail, 0, size))
+        with _gone_is_invalid():
+            data = b"".join(self._read_key(self._upload_prefix(upload_id) + tail, 0, size))
         if len(data) != size:
             raise UploadInvalid("the upload's stored bytes are incomplete; start it again")
         return data
@@ -254,9 +272,10 @@ class S3BlobStore:
         key = self._assemble(upload_id, size, stored)
         seen = 0
         if key is not None:
-            for chunk in self._read_key(key, 0, size):
-                hasher.update(chunk)
-                seen += len(chunk)
+            with _gone_is_invalid():
+                for chunk in self._read_key(key, 0, size):
+                    hasher.update(chunk)
+                    seen += len(chunk)
         return seen == size and hasher.hexdigest() == digest.hex
 
     def commit_upload(self, upload_id: str, digest: Digest, size: int,
@@ -269,24 +288,45 @@ class S3BlobStore:
             self.client.put_object(Bucket=self.bucket, Key=self._key(digest), Body=b"",
                                    ContentType="application/octet-stream")
             return
-        self._copy(key, self._key(digest), size)
+        with _gone_is_invalid():
+            self._copy(key, self._key(digest), size)
 
-    def delete_upload(self, upload_id: str) -> None:
-        """Abort the upload's multipart uploads and delete its objects (idempotent)."""
+    def delete_upload(self, upload_id: str, stored: StoredParts | None = None) -> None:
+        """Delete what the store keeps for an upload (idempotent).
+
+        With ``stored``, what the upload's row records, exactly that and nothing listed: its
+        multipart upload aborted (and the object it was assembled into deleted), its tail deleted;
+        nothing at all when the row records nothing. Whatever a crash or a racing request left
+        beside it is the garbage collector's sweep of uploads without a row (``stored_uploads``).
+        Without ``stored`` (the caller does not know), everything under the upload's prefix, found
+        by listing."""
+        if stored is not None:
+            keys = []
+            if stored.multipart_id is not None:
+                self._abort_multipart(self._data_key(upload_id), stored.multipart_id)
+                keys.append(self._data_key(upload_id))  # assembled by a digest check or completion
+            if stored.tail is not None:
+                keys.append(self._upload_prefix(upload_id) + stored.tail)
+            self._delete_keys(keys)
+            return
         prefix = self._upload_prefix(upload_id)
         for page in self.client.get_paginator("list_multipart_uploads").paginate(
                 Bucket=self.bucket, Prefix=prefix):
             for upload in page.get("Uploads", []):
-                try:
-                    self.client.abort_multipart_upload(Bucket=self.bucket, Key=upload["Key"],
-                                                       UploadId=upload["UploadId"])
-                except ClientError as error:
-                    if not _missing(error):
-                        raise
-        self._delete_prefix(prefix)
+                self._abort_multipart(upload["Key"], upload["UploadId"])
+        self._delete_keys([o["Key"] for o in self._objects(prefix)])
 
-    def _delete_prefix(self, prefix: str) -> None:
-        keys = [o["Key"] for o in self._objects(prefix)]
+    def _abort_multipart(self, key: str, multipart_id: str) -> None:
+        try:
+            self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=multipart_id)
+        except ClientError as error:
+            if not _missing(error):  # NoSuchUpload: completed or aborted already
+                raise
+
+    def _delete_keys(self, keys: list[str]) -> None:
+        if len(keys) == 1:
+            self.client.delete_object(Bucket=self.bucket, Key=keys[0])
+            return
         for i in range(0, len(keys), 1000):
             self.client.delete_objects(Bucket=self.bucket, Delete={
                 "Objects": [{"Key": k} for k in keys[i:i + 1000]], "Quiet": True})
@@ -370,8 +410,12 @@ class S3BlobStore:
 
 
 class _S3Appender:
-    """One request's appends: previous tail + new bytes, sent as parts once a part is full (one
-    part in flight while the next fills), the rest written as the new tail by ``close``."""
+    """One request's appends: previous tail + new bytes, sent as parts of exactly the part size
+    (one in flight while the next fills), the rest by ``close``: as the request's last part when
+    it sent a part already or the rest fills one, else as the new tail. A part is cut only while at
+    least ``MIN_PART`` bytes stay buffered, so a request that sent a part ends without a tail (no
+    tail to write, read back by the next request or copied in at completion), and every part but a
+    request's last has exactly the part size."""
 
     def __init__(self, store: S3BlobStore, upload_id: str, offset: int,
                  stored: StoredParts | None) -> None:
@@ -386,6 +430,8 @@ class _S3Appender:
         self._buffer = bytearray()
         self._pending: asyncio.Future[UploadPart] | None = None
         self._written = 0
+        self._sent = False
+        self._superseded: str | None = None
 
     async def write(self, data: bytes) -> None:
         if not data:
@@ -396,15 +442,18 @@ class _S3Appender:
                                                     self._tail, size)
         self._buffer += data
         self._written += len(data)
-        if len(self._buffer) >= self._store.part_size:
-            await self._send_part()
+        part_size = self._store.part_size
+        while len(self._buffer) >= part_size + MIN_PART:
+            part = bytes(self._buffer[:part_size])
+            del self._buffer[:part_size]
+            await self._send_part(part)
 
-    async def _send_part(self) -> None:
-        data, self._buffer = bytes(self._buffer), bytearray()
+    async def _send_part(self, data: bytes) -> None:
         await self._settle()
         if self._multipart_id is None:
             self._multipart_id = await asyncio.to_thread(self._store._create_multipart,
                                                          self._upload_id)
+        self._sent = True
         self._pending = asyncio.ensure_future(asyncio.to_thread(
             self._store._upload_part, self._upload_id, self._multipart_id,
             len(self._parts) + 1, data))
@@ -417,12 +466,28 @@ class _S3Appender:
     async def close(self) -> StoredParts | None:
         if not self._written:
             return self._before
-        await self._settle()
         tail = None
+        if self._buffer and (self._sent or len(self._buffer) >= self._store.part_size):
+            data, self._buffer = bytes(self._buffer), bytearray()
+            await self._send_part(data)  # >= MIN_PART bytes: valid whether more parts follow or not
+        await self._settle()
         if self._buffer:
             tail = await asyncio.to_thread(self._store._put_tail, self._upload_id,
                                            self._offset + self._written, bytes(self._buffer))
+        self._superseded = self._tail  # read back: its bytes are in the new parts or tail
         return StoredParts(self._multipart_id, tuple(self._parts), tail)
+
+    async def recorded(self) -> None:
+        """The row records what ``close`` returned: delete the tail it replaced (best effort;
+        a tail left behind goes with the upload)."""
+        superseded, self._superseded = self._superseded, None
+        if superseded is not None:
+            key = self._store._upload_prefix(self._upload_id) + superseded
+            try:
+                await asyncio.to_thread(self._store.client.delete_object,
+                                        Bucket=self._store.bucket, Key=key)
+            except Exception:  # noqa: BLE001 - the upload stays correct; the object is swept later
+                log.warning("could not delete the replaced tail %s", key, exc_info=True)
 
     async def abort(self) -> None:
         pending, self._pending = self._pending, None
