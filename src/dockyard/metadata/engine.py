@@ -116,16 +116,22 @@ def postgres_url(url: str) -> str:
 def insert_ignoring(connection: Connection, table: Table, values: dict[str, Any]) -> bool:
     """Insert a row unless one with the same key exists (then nothing happens, and no error
     aborts the transaction, as a unique violation would on PostgreSQL). True when inserted."""
-    dialect = connection.dialect.name
+    statement = _ignoring_insert(connection.dialect.name, table)
+    return connection.execute(statement, values).first() is not None
+
+
+@functools.lru_cache(maxsize=None)
+def _ignoring_insert(dialect: str, table: Table) -> Any:
+    """``INSERT ... ON CONFLICT DO NOTHING RETURNING <key>`` for ``table``, built once; the values
+    are bound per execution. RETURNING tells reliably whether a row went in (psycopg reports no
+    rowcount here)."""
     if dialect == "postgresql":
-        statement = postgresql.insert(table).values(values).on_conflict_do_nothing()
+        statement = postgresql.insert(table).on_conflict_do_nothing()
     elif dialect == "sqlite":
-        statement = sqlite.insert(table).values(values).on_conflict_do_nothing()
+        statement = sqlite.insert(table).on_conflict_do_nothing()
     else:  # pragma: no cover - make_engine only builds SQLite and PostgreSQL engines
         raise ServerError(f"unsupported database dialect {dialect!r}: use SQLite or PostgreSQL")
-    # RETURNING tells reliably whether a row went in (psycopg reports no rowcount here)
-    key = list(table.primary_key.columns)[0]
-    return connection.execute(statement.returning(key)).first() is not None
+    return statement.returning(list(table.primary_key.columns)[0])
 
 
 def _create_private_file(url: str) -> None:

@@ -63,6 +63,29 @@ def _manifest_lookup(by_tag: bool, with_body: bool) -> Select[Any]:
 _MANIFEST_LOOKUPS = {(by_tag, body): HotQuery(_manifest_lookup(by_tag, body))
                      for by_tag in (True, False) for body in (True, False)}
 _REPOSITORY_BY_NAME = HotQuery(select(repositories).where(repositories.c.name == bindparam("name")))
+# The manifest PUT's statements, built once (building them cost about as much as running them)
+_REPO = bindparam("repository_id")
+_LOCK_REPOSITORY = (select(repositories.c.id).where(repositories.c.id == _REPO)
+                    .with_for_update(read=True, key_share=True))
+_LOCK_BLOBS = (select(blobs.c.digest).where(blobs.c.digest.in_(bindparam("digests", expanding=True)))
+               .order_by(blobs.c.digest).with_for_update(read=True))
+_LINKED = select(repository_blobs.c.digest).where(
+    repository_blobs.c.repository_id == _REPO,
+    repository_blobs.c.digest.in_(bindparam("digests", expanding=True)))
+_LOCK_CHILDREN = (select(manifests.c.digest, manifests.c.image_size).where(
+    manifests.c.repository_id == _REPO,
+    manifests.c.digest.in_(bindparam("digests", expanding=True)))
+    .order_by(manifests.c.digest).with_for_update(read=True))
+_SHARE_MANIFEST = select(manifests.c.digest).where(
+    manifests.c.repository_id == _REPO, manifests.c.digest == bindparam("digest")
+).with_for_update(read=True)
+_LOCK_TAG = select(tags.c.digest).where(
+    tags.c.repository_id == _REPO, tags.c.name == bindparam("tag")).with_for_update()
+_MOVE_TAG = update(tags).where(
+    tags.c.repository_id == bindparam("in_repository"), tags.c.name == bindparam("tag"),
+    tags.c.digest == bindparam("current")).values(
+    digest=bindparam("to_digest"), updated_at=bindparam("at"))
+_INSERT_REFERENCES = insert(manifest_references)
 _UPLOAD = HotQuery(select(uploads).where(uploads.c.id == bindparam("id"),
                                         uploads.c.repository_id == bindparam("repository_id")))
 _BLOB_LOOKUP = HotQuery(select(repositories.c.id, blobs.c.size, repository_blobs.c.linked_at).select_from(
@@ -300,13 +323,11 @@ class SqlRegistryStore:
         # (shared: against GC claims and deletions), this manifest (shared: against its
         # deletion), the tag, then the repository's quota.
         with self.db.write() as c:
-            if c.execute(select(repositories.c.id).where(repositories.c.id == repository_id)
-                         .with_for_update(read=True, key_share=True)).first() is None:
+            if c.execute(_LOCK_REPOSITORY, {"repository_id": repository_id}).first() is None:
                 raise RepositoryNotFound("the repository was deleted while the image was pushed")
             child_sizes = self._check_references(c, repository_id, manifest)
-            exists = c.execute(select(manifests.c.digest).where(
-                manifests.c.repository_id == repository_id,
-                manifests.c.digest == manifest.digest).with_for_update(read=True)).first() is not None
+            exists = c.execute(_SHARE_MANIFEST, {"repository_id": repository_id,
+                                                 "digest": manifest.digest}).first() is not None
             moved = tag is not None and self._move_tag(c, repository_id, tag, manifest.digest,
                                                        tag_immutable, now)
             if exists:
@@ -325,7 +346,7 @@ class SqlRegistryStore:
             refs += [{"repository_id": repository_id, "manifest_digest": manifest.digest,
                       "kind": "manifest", "target_digest": d} for d in set(manifest.manifest_digests)]
             if refs:
-                c.execute(insert(manifest_references), refs)
+                c.execute(_INSERT_REFERENCES, refs)
         return True, moved
 
     @staticmethod
@@ -336,11 +357,10 @@ class SqlRegistryStore:
             # Locks the blob rows the garbage collector locks before it claims a blob: the claim
             # and this check are decided one after the other, never both (docs/architecture.md).
             # Shared locks: pushes referencing the same blobs do not wait for each other.
-            c.execute(select(blobs.c.digest).where(blobs.c.digest.in_(wanted))
-                      .order_by(blobs.c.digest).with_for_update(read=True))
-            found = set(c.execute(select(repository_blobs.c.digest).where(
-                repository_blobs.c.repository_id == repository_id,
-                repository_blobs.c.digest.in_(wanted))).scalars())
+            digests = sorted(wanted)
+            c.execute(_LOCK_BLOBS, {"digests": digests})
+            found = set(c.execute(_LINKED, {"repository_id": repository_id,
+                                            "digests": digests}).scalars())
             missing = sorted(wanted - found)
             if missing:
                 raise ManifestBlobUnknown(f"blob unknown to repository: {missing[0]}",
@@ -348,9 +368,8 @@ class SqlRegistryStore:
         children = set(manifest.manifest_digests)
         if not children:
             return []
-        found = dict(c.execute(select(manifests.c.digest, manifests.c.image_size).where(
-            manifests.c.repository_id == repository_id, manifests.c.digest.in_(children))
-            .order_by(manifests.c.digest).with_for_update(read=True)).all())
+        found = dict(c.execute(_LOCK_CHILDREN, {"repository_id": repository_id,
+                                                "digests": sorted(children)}).all())
         missing = sorted(children - set(found))
         if missing:
             raise ReferencedImagesNotFound(f"manifest unknown to repository: {missing[0]}",
@@ -360,20 +379,20 @@ class SqlRegistryStore:
     @staticmethod
     def _move_tag(c: Any, repository_id: int, tag: str, digest: str, immutable: bool,
                   now: datetime) -> bool:
-        where = (tags.c.repository_id == repository_id, tags.c.name == tag)
-        current = c.execute(select(tags.c.digest).where(*where).with_for_update()).scalar()
+        key = {"repository_id": repository_id, "tag": tag}
+        current = c.execute(_LOCK_TAG, key).scalar()
         if current is None:
             if insert_ignoring(c, tags, {"repository_id": repository_id, "name": tag,
                                          "digest": digest, "updated_at": now}):
                 return True
             # another node created the tag meanwhile: now there is a row to lock
-            current = c.execute(select(tags.c.digest).where(*where).with_for_update()).scalar()
+            current = c.execute(_LOCK_TAG, key).scalar()
         if current == digest:
             return False
         if immutable:
             raise ImageTagAlreadyExists(tag)
-        c.execute(update(tags).where(*where, tags.c.digest == current)
-                  .values(digest=digest, updated_at=now))
+        c.execute(_MOVE_TAG, {"in_repository": repository_id, "tag": tag, "current": current,
+                              "to_digest": digest, "at": now})
         return True
 
     def delete_manifest(self, repository_id: int, digest: str) -> bool:
