@@ -86,6 +86,13 @@ _MOVE_TAG = update(tags).where(
     tags.c.digest == bindparam("current")).values(
     digest=bindparam("to_digest"), updated_at=bindparam("at"))
 _INSERT_REFERENCES = insert(manifest_references)
+# ... and those of a blob push
+_LOCK_BLOB = select(blobs.c.size).where(blobs.c.digest == bindparam("digest")).with_for_update()
+_TOUCH_LINK = update(repository_blobs).where(
+    repository_blobs.c.repository_id == bindparam("in_repository"),
+    repository_blobs.c.digest == bindparam("of_digest")).values(linked_at=bindparam("at"))
+_INSERT_UPLOAD = insert(uploads)
+_DELETE_UPLOAD = delete(uploads).where(uploads.c.id == bindparam("upload_id"))
 _UPLOAD = HotQuery(select(uploads).where(uploads.c.id == bindparam("id"),
                                         uploads.c.repository_id == bindparam("repository_id")))
 _BLOB_LOOKUP = HotQuery(select(repositories.c.id, blobs.c.size, repository_blobs.c.linked_at).select_from(
@@ -213,15 +220,13 @@ class SqlRegistryStore:
         """
         with self.db.write() as c:
             lock_digest(c, digest)
-            known = c.execute(select(blobs.c.size).where(blobs.c.digest == digest)
-                              .with_for_update()).first() is not None
+            known = c.execute(_LOCK_BLOB, {"digest": digest}).first() is not None
             if stored is not None and not stored():
                 return False
             if not known:  # another node may be linking the same new blob right now
                 insert_ignoring(c, blobs, {"digest": digest, "size": size, "created_at": now})
-            linked = c.execute(update(repository_blobs).where(
-                repository_blobs.c.repository_id == repository_id,
-                repository_blobs.c.digest == digest).values(linked_at=now)).rowcount
+            linked = c.execute(_TOUCH_LINK, {"in_repository": repository_id, "of_digest": digest,
+                                             "at": now}).rowcount
             if not linked:
                 insert_ignoring(c, repository_blobs, {
                     "repository_id": repository_id, "digest": digest, "linked_at": now})
@@ -236,7 +241,7 @@ class SqlRegistryStore:
     # --- uploads ----------------------------------------------------------------------------------
     def create_upload(self, upload: Upload) -> None:
         with self.db.write() as c:
-            c.execute(insert(uploads).values(
+            c.execute(_INSERT_UPLOAD, dict(
                 id=upload.id, repository_id=upload.repository_id, size=0, sha256_size=0,
                 sha256_hex=upload.sha256_hex, created_at=upload.created_at, updated_at=upload.updated_at))
 
@@ -263,7 +268,7 @@ class SqlRegistryStore:
 
     def delete_upload(self, upload_id: str) -> bool:
         with self.db.write() as c:
-            return c.execute(delete(uploads).where(uploads.c.id == upload_id)).rowcount > 0
+            return c.execute(_DELETE_UPLOAD, {"upload_id": upload_id}).rowcount > 0
 
     # --- manifests and tags ---------------------------------------------------------------------
     def lookup_manifest(self, name: str, *, tag: str | None = None, digest: str | None = None,
