@@ -152,6 +152,25 @@ def _probe_new_connection(server: DockyardProcess) -> str:
     return str(r.status_code)
 
 
+def _recorded(server: DockyardProcess, auth: dict[str, str], location: str) -> int:
+    """How many bytes of the upload the registry recorded (its status)."""
+    status = httpx.get(server.endpoint + location, headers=auth)
+    assert status.status_code == 204, status.text
+    return _range_end(status)
+
+
+def _finish_and_read_back(server: DockyardProcess, auth: dict[str, str], repo: str,
+                          location: str, data: bytes, offset: int) -> None:
+    """Complete the upload with the bytes after ``offset``; the blob then reads back whole."""
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    headers = {**auth, "Content-Type": "application/octet-stream"} if offset < len(data) else auth
+    done = httpx.put(server.endpoint + location, params={"digest": digest},
+                     content=data[offset:] or None, timeout=60, headers=headers)
+    assert done.status_code == 201, done.text
+    got = httpx.get(f"{server.endpoint}/v2/{repo}/blobs/{digest}", headers=auth, timeout=60)
+    assert got.status_code == 200 and got.content == data
+
+
 def test_sigterm_lets_an_upload_and_a_download_in_progress_finish(tmp_path: Path) -> None:
     grace = 20.0
     server = _node(tmp_path, grace)
@@ -197,15 +216,8 @@ def test_sigterm_lets_an_upload_and_a_download_in_progress_finish(tmp_path: Path
         # the upload is in the database and on disk: a node on the same data finishes it
         server.start()
         auth = _auth(server)
-        status = httpx.get(server.endpoint + location, headers=auth)
-        assert status.status_code == 204, status.text
-        assert _range_end(status) == len(data)
-        digest = "sha256:" + hashlib.sha256(data).hexdigest()
-        done = httpx.put(server.endpoint + location, params={"digest": digest}, headers=auth,
-                         timeout=60)
-        assert done.status_code == 201, done.text
-        got = httpx.get(f"{server.endpoint}/v2/{repo}/blobs/{digest}", headers=auth, timeout=60)
-        assert got.status_code == 200 and got.content == data
+        assert _recorded(server, auth, location) == len(data)
+        _finish_and_read_back(server, auth, repo, location, data, len(data))
     finally:
         server.stop()
 
@@ -278,17 +290,9 @@ def test_a_request_outlasting_the_grace_period_is_cut(tmp_path: Path) -> None:
         # the cut request is a crash for the upload: it resumes from what its row recorded
         server.start()
         auth = _auth(server)
-        status = httpx.get(server.endpoint + location, headers=auth)
-        assert status.status_code == 204, status.text
-        offset = _range_end(status)
+        offset = _recorded(server, auth, location)
         assert acked <= offset <= acked + sent, (acked, offset, sent)
-        digest = "sha256:" + hashlib.sha256(data).hexdigest()
-        done = httpx.put(server.endpoint + location, params={"digest": digest},
-                         content=data[offset:], timeout=60,
-                         headers={**auth, "Content-Type": "application/octet-stream"})
-        assert done.status_code == 201, done.text
-        got = httpx.get(f"{server.endpoint}/v2/{repo}/blobs/{digest}", headers=auth, timeout=60)
-        assert got.status_code == 200 and got.content == data
+        _finish_and_read_back(server, auth, repo, location, data, offset)
     finally:
         server.stop()
 

@@ -28,7 +28,7 @@ from typing import Any
 from dockyard.domain.events import RepositoryDeleted
 from dockyard.gc.upload_purge import UploadPurge
 from dockyard.metadata.gc_store import SqlGcStore
-from dockyard.metadata.usage_store import human_bytes
+from dockyard.domain.sizes import human_bytes
 from dockyard.ports import Clock, CollectableBlobStore
 from dockyard.workers.queue import JobQueue
 from dockyard.workers.runner import Runner, Schedule

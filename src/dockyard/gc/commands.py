@@ -7,7 +7,7 @@ import json
 import click
 
 from dockyard.errors import DockyardError
-from dockyard.metadata.usage_store import human_bytes
+from dockyard.domain.sizes import human_bytes
 
 
 def _services():  # type: ignore[no-untyped-def]

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select, update
 
 from dockyard.domain.models import NewManifest
+from dockyard.domain.sizes import human_bytes
 from dockyard.errors import QuotaExceeded
 from dockyard.metadata.engine import Database, retry_conflicts
 from dockyard.metadata.tables import (
@@ -61,13 +62,6 @@ class RegistryUsage:
         return self.blob_bytes + self.manifest_bytes
 
 
-def human_bytes(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            return f"{int(value)} B" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    raise AssertionError
 
 
 def _referenced(repository_id: Any):  # type: ignore[no-untyped-def]

@@ -177,15 +177,8 @@ class UploadService:
                        chunks: AsyncIterator[bytes] | None = None,
                        content_range: ByteRange | None = None) -> Digest:
         repo = self.repos.find(caller, name, COMPLETE)
-        upload = self._get(repo, upload_id)
-        if chunks is not None:
-            upload = await self._append(upload, chunks, content_range)
-        if not await self._digest_matches(upload, digest):
-            raise DigestInvalid("provided digest did not match uploaded content",
-                                {"digest": str(digest)})
-        # Off the event loop: the blob store may copy or fsync a large object here.
-        await asyncio.to_thread(self._finish, repo, upload, digest)
-        return digest
+        return await self._complete(repo, self._get(repo, upload_id), digest, chunks,
+                                    content_range)
 
     async def complete_small(self, caller: Principal | None, name: str, upload_id: str,
                              digest: Digest, data: bytes) -> Digest:
@@ -195,21 +188,30 @@ class UploadService:
         repo = self.repos.find(caller, name, COMPLETE)
         upload = self._get(repo, upload_id)
         if upload.size != 0 or Digest.of(data, digest.algorithm) != digest:
-            return await self.complete(caller, name, upload_id, digest, _once(data))
-
-        def finish() -> None:
-            try:
-                self._link_stored(repo, digest, len(data), lambda: self.blobs.put(digest, data))
-            finally:
-                self._discard(upload)
-
-        await asyncio.to_thread(finish)
+            return await self._complete(repo, upload, digest, _once(data), None)
+        await asyncio.to_thread(self._finish, repo, upload, digest, len(data),
+                                lambda: self.blobs.put(digest, data))
         return digest
 
-    def _finish(self, repo: Repository, upload: Upload, digest: Digest) -> None:
+    async def _complete(self, repo: Repository, upload: Upload, digest: Digest,
+                        chunks: AsyncIterator[bytes] | None,
+                        content_range: ByteRange | None) -> Digest:
+        if chunks is not None:
+            upload = await self._append(upload, chunks, content_range)
+        if not await self._digest_matches(upload, digest):
+            raise DigestInvalid("provided digest did not match uploaded content",
+                                {"digest": str(digest)})
+        # Off the event loop: the blob store may copy or fsync a large object here.
+        await asyncio.to_thread(self._finish, repo, upload, digest, upload.size)
+        return digest
+
+    def _finish(self, repo: Repository, upload: Upload, digest: Digest, size: int,
+                store_bytes: Callable[[], None] | None = None) -> None:
+        """Store and link the blob (by default from the upload's stored bytes), then discard the
+        upload whatever happened."""
         try:
-            self._link_stored(repo, digest, upload.size, lambda: self.blobs.commit_upload(
-                upload.id, digest, upload.size, upload.stored))
+            self._link_stored(repo, digest, size, store_bytes or (lambda: self.blobs.commit_upload(
+                upload.id, digest, upload.size, upload.stored)))
         finally:
             self._discard(upload)
 
