@@ -12,7 +12,7 @@ as it changes a policy itself, so only other nodes may lag, by at most that long
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -60,8 +60,10 @@ class Authorizer:
             registry_policy = self._registry()
             if registry_policy:
                 resource_policies.append(registry_policy)
-        request = Request(action, resource, account,
-                          self._context(caller, facts.tags, request_tags or {}, account))
+        # built only if a policy reads it (a Condition, a ${variable}): most requests match
+        # plain Action/Resource statements and never do
+        request = Request(action, resource, account, _LazyContext(
+            lambda: self._context(caller, facts.tags, request_tags or {}, account)))
         who = ANONYMOUS if caller is None else _caller(caller, account)
         return evaluate(request, who, identity_policies=caller.policies if caller else (),
                         resource_policies=resource_policies,
@@ -145,6 +147,30 @@ class Authorizer:
         if request_tags:
             context["aws:tagkeys"] = list(request_tags)
         return context
+
+
+class _LazyContext(Mapping[str, list[str]]):
+    """The request context, built on first read."""
+
+    __slots__ = ("_build", "_built")
+
+    def __init__(self, build: Callable[[], dict[str, list[str]]]) -> None:
+        self._build = build
+        self._built: dict[str, list[str]] | None = None
+
+    def _data(self) -> dict[str, list[str]]:
+        if self._built is None:
+            self._built = self._build()
+        return self._built
+
+    def __getitem__(self, key: str) -> list[str]:
+        return self._data()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data())
+
+    def __len__(self) -> int:
+        return len(self._data())
 
 
 def _caller(principal: Principal, account: str) -> Caller:
