@@ -325,7 +325,7 @@ def test_create_a_repository_with_all_options_and_delete_it(admin: Browser, ecr:
 
     listing = admin.get("/console/repositories?q=web")
     assert "team/web" in listing.text and "Immutable" in listing.text
-    assert f"testserver/team/web" in listing.text or "team/web</code>" in listing.text
+    assert "testserver/team/web" in listing.text or "team/web</code>" in listing.text
     assert "team/web" not in admin.get("/console/repositories?q=nomatch").text
 
     page = admin.get("/console/repositories/team/web/-/delete")

@@ -25,10 +25,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from dockyard.domain.digest import Digest
 from dockyard.domain.events import RepositoryDeleted
+from dockyard.domain.sizes import human_bytes
 from dockyard.gc.upload_purge import UploadPurge
 from dockyard.metadata.gc_store import SqlGcStore
-from dockyard.domain.sizes import human_bytes
 from dockyard.ports import Clock, CollectableBlobStore
 from dockyard.workers.queue import JobQueue
 from dockyard.workers.runner import Runner, Schedule

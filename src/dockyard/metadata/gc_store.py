@@ -26,7 +26,6 @@ from dockyard.metadata.engine import Database, not_retried, retry_conflicts
 from dockyard.metadata.tables import (
     blobs,
     manifest_references,
-    repositories,
     repository_blobs,
     uploads,
 )
