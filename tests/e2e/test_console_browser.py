@@ -196,13 +196,18 @@ def test_seed_walkthrough_in_the_browser(page: Any, dockyard_server: DockyardPro
         ecr.describe_repositories(repositoryNames=[name])
 
 
+def admin_iam(server: DockyardProcess) -> Any:
+    """boto3's IAM client with the server's administrator key."""
+    return boto3.client("iam", region_name=REGION, endpoint_url=server.endpoint,
+                        aws_access_key_id=server.access_key_id,
+                        aws_secret_access_key=server.secret_access_key,
+                        config=Config(retries={"max_attempts": 1}))
+
+
 def test_a_read_only_user_cannot_create_or_delete(page: Any, dockyard_server: DockyardProcess,
                                                   ecr: Any, shots: Path) -> None:
     server = dockyard_server
-    iam = boto3.client("iam", region_name=REGION, endpoint_url=server.endpoint,
-                       aws_access_key_id=server.access_key_id,
-                       aws_secret_access_key=server.secret_access_key,
-                       config=Config(retries={"max_attempts": 1}))
+    iam = admin_iam(server)
     user = unique("reader")
     iam.create_user(UserName=user)
     iam.attach_user_policy(UserName=user, PolicyArn=READ_ONLY)
@@ -233,10 +238,7 @@ def test_a_read_only_user_cannot_create_or_delete(page: Any, dockyard_server: Do
 def test_a_password_that_requires_a_reset_is_changed_at_sign_in(
         page: Any, dockyard_server: DockyardProcess, shots: Path) -> None:
     server = dockyard_server
-    iam = boto3.client("iam", region_name=REGION, endpoint_url=server.endpoint,
-                       aws_access_key_id=server.access_key_id,
-                       aws_secret_access_key=server.secret_access_key,
-                       config=Config(retries={"max_attempts": 1}))
+    iam = admin_iam(server)
     user = unique("newhire")
     iam.create_user(UserName=user)
     iam.attach_user_policy(UserName=user, PolicyArn=READ_ONLY)
